@@ -1,0 +1,83 @@
+"""/api/v1 itself, the vocabularies, the sources and the facet counts."""
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from . import queries, schemas
+from .db import get_db, get_snapshot
+from .filters import to_filter
+from .http import csv_response, json_response, representation
+
+bp = Blueprint("catalog", __name__, url_prefix="/api/v1")
+ROOT_ARGS, VOCAB_ARGS, FACET_ARGS = schemas.RootArgs(), schemas.VocabularyArgs(), schemas.FacetArgs()
+TITLE_ZH = "中国社会工作举措开放数据(2025)"
+TITLE_EN = "China social-work initiatives, open data (2025)"
+LICENCE = {"name": "CC BY 4.0", "url": "https://creativecommons.org/licenses/by/4.0/",
+           "note": "Our curation is CC BY 4.0. The article's copyright stays with its publisher; quotes are short excerpts for attribution."}
+
+
+@bp.get("")
+@representation("json")
+def root(fmt):
+    """Describe the dataset and link to every resource."""
+    schemas.parse(ROOT_ARGS, request.args)
+    conn = get_db()
+    meta = queries.meta(conn)
+    return json_response({
+        "title_zh": TITLE_ZH, "title_en": TITLE_EN, "version": get_snapshot().version,
+        "regions_as_of": meta.get("regions_as_of"), "licence": LICENCE, "counts": queries.counts(conn),
+        "sources": [{"id": s["id"], "title_zh": s["title_zh"], "title_en": s["title_en"], "publisher_zh": s["publisher_zh"],
+                     "publisher_en": s["publisher_en"], "published": s["published"]} for s in queries.sources(conn)],
+        "links": {"initiatives": "/api/v1/initiatives", "regions": "/api/v1/regions", "metrics": "/api/v1/metrics",
+                  "facets": "/api/v1/facets", "kinds": "/api/v1/kinds", "themes": "/api/v1/themes",
+                  "sources": "/api/v1/sources", "openapi": "/openapi.yaml", "docs": "/apidocs/"},
+    })
+
+
+def _vocabulary(fmt, rows, columns, filename):
+    if fmt == "csv":
+        return csv_response(columns, (dict(r) for r in rows), filename)
+    data = [{c: r[c] for c in columns} for r in rows]
+    return json_response({"data": data, "meta": {"total": len(data), "total_exact": True, "count": len(data)},
+                          "links": {"self": request.full_path.rstrip("?")}})
+
+
+@bp.get("/kinds")
+@representation("json", "csv")
+def kinds(fmt):
+    """List the kinds of initiative."""
+    schemas.parse(VOCAB_ARGS, request.args)
+    return _vocabulary(fmt, queries.kinds(get_db()),
+                       ["id", "name_zh", "name_en", "definition_zh", "definition_en", "initiative_count"], "kinds.csv")
+
+
+@bp.get("/themes")
+@representation("json", "csv")
+def themes(fmt):
+    """List the article's themes."""
+    schemas.parse(VOCAB_ARGS, request.args)
+    return _vocabulary(fmt, queries.themes(get_db()),
+                       ["id", "order", "name_zh", "name_en", "source", "start", "end", "initiative_count"], "themes.csv")
+
+
+@bp.get("/sources")
+@representation("json", "csv")
+def sources(fmt):
+    """List the source documents."""
+    schemas.parse(VOCAB_ARGS, request.args)
+    return _vocabulary(fmt, queries.sources(get_db()),
+                       ["id", "title_zh", "title_en", "publisher_zh", "publisher_en", "dateline_zh", "dateline_en",
+                        "published", "language", "sha256", "licence", "initiative_count"], "sources.csv")
+
+
+@bp.get("/facets")
+@representation("json")
+def facets(fmt):
+    """Count initiatives by province, year, kind, theme and scope."""
+    args = schemas.parse(FACET_ARGS, request.args)
+    f, resolved = to_filter(args)
+    result = queries.facets(get_db(), f)
+    total = result.pop("total")
+    return json_response({"data": {k: [dict(r) for r in rows] for k, rows in result.items()},
+                          "meta": {"total": total, "regions": resolved},
+                          "links": {"self": request.full_path.rstrip("?"), "initiatives": "/api/v1/initiatives" + request.full_path[len(request.path):].rstrip("?")}})

@@ -1,0 +1,89 @@
+"""Every error as application/problem+json (RFC 9457), with a per-parameter errors map for validation."""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, json, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+bp = Blueprint("errors", __name__)
+log = logging.getLogger(__name__)
+
+PROBLEM_BASE = "/api/v1/problems/"
+TITLES = {
+    "invalid-parameter": "Invalid query parameter",
+    "unknown-parameter": "Unknown query parameter",
+    "unknown-region": "Unknown region",
+    "ambiguous-region": "Ambiguous region name",
+    "invalid-cursor": "Invalid cursor",
+    "not-found": "Not found",
+    "method-not-allowed": "Method not allowed",
+    "not-acceptable": "Not acceptable",
+    "query-timeout": "Query took too long",
+    "service-unavailable": "Service unavailable",
+    "request-too-large": "Request too large",
+    "bad-request": "Bad request",
+    "internal-error": "Internal server error",
+}
+PROBLEM_TYPES = sorted(TITLES)
+
+
+class Problem(Exception):
+    """An error a client caused or must know about; rendered as problem+json."""
+
+    def __init__(self, status: int, kind: str, detail: str, errors: dict | None = None,
+                 headers: dict | None = None, **extra):
+        super().__init__(detail)
+        self.status, self.kind, self.detail = status, kind, detail
+        self.errors, self.headers, self.extra = errors, headers or {}, extra
+
+
+def invalid(param: str, message: str, kind: str = "invalid-parameter", **extra) -> Problem:
+    """A 400 naming one parameter and what it allows."""
+    return Problem(400, kind, f"{param}: {message}", errors={param: [message]}, **extra)
+
+
+def problem_response(status: int, kind: str, detail: str, errors=None, headers=None, **extra):
+    body = {"type": PROBLEM_BASE + kind, "title": TITLES[kind], "status": status, "detail": detail,
+            "instance": request.path}
+    if errors:
+        body["errors"] = errors
+    body.update(extra)
+    resp = current_app.response_class(json.dumps(body, ensure_ascii=False), status=status,
+                                      mimetype="application/problem+json")
+    resp.headers["Cache-Control"] = "no-store"
+    for key, value in (headers or {}).items():
+        resp.headers[key] = value
+    return resp
+
+
+_HTTP_KINDS = {404: "not-found", 405: "method-not-allowed", 406: "not-acceptable", 413: "request-too-large",
+               414: "request-too-large", 431: "request-too-large", 503: "service-unavailable"}
+
+
+@bp.app_errorhandler(Problem)
+def _problem(exc: Problem):
+    return problem_response(exc.status, exc.kind, exc.detail, exc.errors, exc.headers, **exc.extra)
+
+
+@bp.app_errorhandler(HTTPException)
+def _http(exc: HTTPException):
+    if exc.code is None or exc.code < 400:
+        return exc
+    kind = _HTTP_KINDS.get(exc.code, "bad-request" if exc.code < 500 else "internal-error")
+    headers = {k: v for k, v in exc.get_headers() if k.lower() in ("allow", "retry-after")}
+    detail = exc.description or ""
+    if exc.code == 405:
+        detail = f"{request.method} is not allowed here; this is a read-only API. Allowed: {headers.get('Allow', 'GET, HEAD, OPTIONS')}."
+    elif exc.code == 404:
+        detail = f"There is nothing at {request.path}. Start at /api/v1 for the list of resources."
+    if exc.code >= 500:
+        detail = "The server could not answer this request."
+    return problem_response(exc.code, kind, detail, headers=headers)
+
+
+@bp.app_errorhandler(Exception)
+def _unexpected(exc: Exception):
+    # Log the traceback for operators; the client only learns that it failed.
+    log.exception("unhandled error on %s", request.path)
+    return _http(InternalServerError())

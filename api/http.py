@@ -1,0 +1,165 @@
+"""HTTP semantics shared by every route: format negotiation, strong ETags and 304s, a bounded response cache, CORS and security headers."""
+from __future__ import annotations
+
+import csv
+import functools
+import hashlib
+import io
+import threading
+from collections import OrderedDict
+
+from flask import Response, current_app, json, request, stream_with_context
+
+from .db import get_snapshot
+from .errors import Problem
+
+MEDIA = {"json": "application/json", "csv": "text/csv", "geojson": "application/geo+json"}
+CACHE_MAX_BYTES = 32 * 1024 * 1024
+CACHE_MAX_ENTRY = 512 * 1024
+
+
+class ResponseCache:
+    """LRU of finished response bodies keyed by (dataset version, URL, format), bounded in total bytes per worker.
+
+    Correct because a dataset version never changes content; a rebuild changes the version,
+    so old entries are simply never hit again and age out.
+    """
+
+    def __init__(self, max_bytes=CACHE_MAX_BYTES):
+        self.max_bytes, self.size = max_bytes, 0
+        self._data: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            hit = self._data.get(key)
+            if hit is not None:
+                self._data.move_to_end(key)
+            return hit
+
+    def put(self, key, body: bytes, status: int, headers: dict):
+        if len(body) > CACHE_MAX_ENTRY:
+            return
+        with self._lock:
+            if key in self._data:
+                return
+            self._data[key] = (body, status, headers)
+            self.size += len(body)
+            while self.size > self.max_bytes:
+                _, (old, _, _) = self._data.popitem(last=False)
+                self.size -= len(old)
+
+
+def negotiate(formats: tuple[str, ...]) -> str:
+    """format= wins; otherwise the Accept header among the formats this route offers; JSON by default."""
+    fmt = request.args.get("format")
+    if fmt is not None:
+        return fmt  # validated by the route's schema
+    offered = [MEDIA[f] for f in formats] + (["application/vnd.geo+json"] if "geojson" in formats else [])
+    if not request.accept_mimetypes or not request.headers.get("Accept", "").strip():
+        return formats[0]
+    best = request.accept_mimetypes.best_match(offered + ["application/problem+json"])
+    if best is None:
+        raise Problem(406, "not-acceptable",
+                      f"Accept: this resource is available as {', '.join(offered)}; use format= or one of those media types.",
+                      errors={"Accept": [f"allowed: {', '.join(offered)}"]})
+    for f in formats:
+        if MEDIA[f] == best or (f == "geojson" and best == "application/vnd.geo+json"):
+            return f
+    return formats[0]
+
+
+def etag_for(version: str, fmt: str) -> str:
+    key = f"{request.path}?{sorted(request.args.items(multi=True))}|{fmt}"
+    return f'"{version}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"'
+
+
+def representation(*formats: str):
+    """Wrap a GET view: negotiate the format, answer 304 or a cached body without running the view, else run and cache it."""
+    formats = formats or ("json",)
+
+    def wrap(view):
+        @functools.wraps(view)
+        def inner(**kwargs):
+            fmt = negotiate(formats)
+            snap = get_snapshot()
+            etag = etag_for(snap.version, fmt)
+            if etag in _if_none_match():
+                resp = Response(status=304)
+                resp.headers["ETag"] = etag
+                return resp
+            cache: ResponseCache = current_app.extensions["response_cache"]
+            key = (etag, request.path)
+            hit = cache.get(key)
+            if hit is not None:
+                body, status, headers = hit
+                return Response(body, status=status, headers=headers)
+            resp = view(fmt=fmt, **kwargs)
+            resp.headers["ETag"] = etag
+            if resp.status_code == 200 and not resp.is_streamed:
+                cache.put(key, resp.get_data(), resp.status_code, dict(resp.headers))
+            return resp
+        inner.formats = formats
+        return inner
+    return wrap
+
+
+def _if_none_match() -> set[str]:
+    raw = request.headers.get("If-None-Match", "")
+    return {t.strip() for t in raw.split(",")} if raw else set()
+
+
+def json_response(body, status=200, media="application/json", headers=None) -> Response:
+    resp = current_app.response_class(json.dumps(body, ensure_ascii=False), status=status, mimetype=media)
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def csv_response(columns: list[str], rows, filename: str) -> Response:
+    """Stream rows (iterables of dicts or sequences) as UTF-8 CSV with a header row."""
+
+    def generate():
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\r\n")
+        writer.writerow(columns)
+        for i, row in enumerate(rows):
+            get_snapshot().deadline = 0.0  # an export is long by nature; each batch is bounded instead
+            writer.writerow([_cell(row[c] if isinstance(row, dict) else row[j]) for j, c in enumerate(columns)])
+            if i % 200 == 199:
+                yield buf.getvalue()
+                buf.seek(0)
+                buf.truncate()
+        yield buf.getvalue()
+
+    resp = Response(stream_with_context(generate()), mimetype="text/csv")
+    resp.headers["Content-Type"] = "text/csv; charset=utf-8; header=present"
+    resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return resp
+
+
+def _cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ";".join(str(v) for v in value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return value
+
+
+def add_common_headers(resp: Response) -> Response:
+    h = resp.headers
+    h["Access-Control-Allow-Origin"] = "*"
+    h["Access-Control-Expose-Headers"] = "Link, ETag, Content-Disposition"
+    h["X-Content-Type-Options"] = "nosniff"
+    h["Referrer-Policy"] = "no-referrer"
+    if request.method == "OPTIONS":
+        h["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
+        h["Access-Control-Allow-Headers"] = "Accept, If-None-Match, Content-Type"
+        h["Access-Control-Max-Age"] = "86400"
+    if resp.status_code in (200, 304) and request.method in ("GET", "HEAD"):
+        h.setdefault("Cache-Control", "public, max-age=300")
+    if request.path.startswith("/api/"):
+        h.add("Vary", "Accept") if "Accept" not in h.get("Vary", "") else None
+    return resp

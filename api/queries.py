@@ -1,0 +1,324 @@
+"""All SQL the API runs. Values are always bound parameters; identifiers come only from the whitelists here."""
+from __future__ import annotations
+
+import difflib
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+# Sortable fields -> SQL expressions. A sort key reaches SQL only through this map.
+INITIATIVE_SORTS = {
+    "id": "i.id", "year": "ifnull(i.year, -1)", "name_en": "i.name_en", "name_zh": "i.name_zh",
+    "kind": "i.kind", "theme": "i.theme", "scope": "i.scope",
+}
+METRIC_SORTS = {"value": "m.value", "year": "ifnull(m.year, -1)", "initiative": "i.id", "unit": "m.unit"}
+REGION_SORTS = {"code": "r.code", "name_en": "r.name_en", "name_zh": "r.name_zh",
+                "initiative_count": "r.initiative_count", "level": "r.depth"}
+TIEBREAK = {"initiatives": "i.n", "metrics": "m.n", "regions": "r.code"}
+COUNT_CAP = 10_000  # beyond this, meta.total is reported as a lower bound instead of counted
+
+
+@dataclass
+class Filter:
+    """Validated, resolved filters shared by initiatives, metrics and facets."""
+
+    regions: list[str] = field(default_factory=list)
+    year_from: int | None = None
+    year_to: int | None = None
+    kinds: list[str] = field(default_factory=list)
+    themes: list[str] = field(default_factory=list)
+    scopes: list[str] = field(default_factory=list)
+    terms: list[str] = field(default_factory=list)
+    initiatives: list[str] = field(default_factory=list)
+    units: list[str] = field(default_factory=list)
+
+
+def _in(column: str, values: list, params: list) -> str:
+    params.extend(values)
+    return f"{column} IN ({', '.join('?' * len(values))})"
+
+
+def fts_phrase(term: str) -> str:
+    """Quote user text as one FTS5 phrase so none of it is read as query syntax."""
+    return '"' + term.replace('"', '""') + '"'
+
+
+def initiative_conditions(f: Filter, params: list, year_col: str = "i.year") -> list[str]:
+    conds = []
+    if f.regions:
+        conds.append("i.n IN (SELECT initiative_n FROM initiative_area WHERE " + _in("ancestor_code", f.regions, params) + ")")
+    if f.year_from is not None:
+        conds.append(f"{year_col} >= ?")
+        params.append(f.year_from)
+    if f.year_to is not None:
+        conds.append(f"{year_col} <= ?")
+        params.append(f.year_to)
+    for col, values in (("i.kind", f.kinds), ("i.theme", f.themes), ("i.scope", f.scopes), ("i.id", f.initiatives)):
+        if values:
+            conds.append(_in(col, values, params))
+    for term in f.terms:
+        if len(term) >= 3:
+            # The trigram index answers terms of three or more characters.
+            conds.append("i.n IN (SELECT rowid FROM initiatives_fts WHERE initiatives_fts MATCH ?)")
+            params.append(fts_phrase(term))
+        else:
+            # Shorter terms (驿站) have no trigram: scan the four texts instead.
+            conds.append("(instr(i.name_zh, ?) OR instr(i.summary_zh, ?) OR instr(lower(i.name_en), ?) OR instr(lower(i.summary_en), ?))")
+            params.extend([term, term, term.lower(), term.lower()])
+    return conds
+
+
+def keyset(exprs: list[str], dirs: list[str], values: list, params: list) -> str:
+    """Rows strictly after `values` in the order (exprs, dirs): a OR-chain that works for mixed directions."""
+    ors = []
+    for i, (expr, d) in enumerate(zip(exprs, dirs)):
+        ands = []
+        for e, v in zip(exprs[:i], values[:i]):
+            ands.append(f"{e} = ?")
+            params.append(v)
+        ands.append(f"{expr} {'>' if d == 'asc' else '<'} ?")
+        params.append(values[i])
+        ors.append("(" + " AND ".join(ands) + ")")
+    return "(" + " OR ".join(ors) + ")"
+
+
+@dataclass
+class Page:
+    rows: list
+    total: int
+    total_exact: bool
+    has_more: bool
+    first_key: list | None
+    last_key: list | None
+
+
+def _page(conn, resource, select, from_where, params, conds, sort, limit, after, backwards):
+    """Run one keyset page. sort: [(field, 'asc'|'desc')]; after: key values of the row to start after."""
+    sorts = {"initiatives": INITIATIVE_SORTS, "metrics": METRIC_SORTS, "regions": REGION_SORTS}[resource]
+    exprs = [sorts[name] for name, _ in sort] + [TIEBREAK[resource]]
+    dirs = [d for _, d in sort] + ["asc"]
+    count_params = list(params)
+    where = list(conds)
+    count_sql = f"SELECT count(*) FROM (SELECT 1 {from_where}{' WHERE ' + ' AND '.join(where) if where else ''} LIMIT {COUNT_CAP + 1})"
+    total = conn.execute(count_sql, count_params).fetchone()[0]
+    page_params = list(params)
+    run_dirs = [("desc" if d == "asc" else "asc") if backwards else d for d in dirs]
+    if after is not None:
+        where.append(keyset(exprs, run_dirs, after, page_params))
+    order = ", ".join(f"{e} {d.upper()}" for e, d in zip(exprs, run_dirs))
+    key_cols = ", ".join(f"{e} AS k{j}" for j, e in enumerate(exprs))
+    sql = (f"SELECT {select}, {key_cols} {from_where}{' WHERE ' + ' AND '.join(where) if where else ''} "
+           f"ORDER BY {order} LIMIT ?")
+    page_params.append(limit + 1)
+    rows = conn.execute(sql, page_params).fetchall()
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    if backwards:
+        rows.reverse()
+    keys = [[row[f"k{j}"] for j in range(len(exprs))] for row in rows]
+    return Page(rows, min(total, COUNT_CAP), total <= COUNT_CAP, has_more,
+                keys[0] if keys else None, keys[-1] if keys else None)
+
+
+def list_initiatives(conn, f: Filter, sort, limit, after=None, backwards=False) -> Page:
+    params: list = []
+    conds = initiative_conditions(f, params)
+    return _page(conn, "initiatives", "i.*", "FROM initiatives i", params, conds, sort, limit, after, backwards)
+
+
+def iter_initiatives(conn, f: Filter, sort, batch=500):
+    """Every initiative matching f in sort order, fetched in keyset batches (for CSV and GeoJSON exports)."""
+    after = None
+    while True:
+        page = list_initiatives(conn, f, sort, batch, after)
+        yield from page.rows
+        if not page.has_more:
+            return
+        after = page.last_key
+
+
+def initiative_by_id(conn, initiative_id: str):
+    return conn.execute("SELECT * FROM initiatives WHERE id = ?", [initiative_id]).fetchone()
+
+
+def regions_of(conn, ns: list[int]) -> dict[int, list]:
+    """The regions of each initiative number, in the record's order, with names and centroid."""
+    out: dict[int, list] = {n: [] for n in ns}
+    if not ns:
+        return out
+    params: list = []
+    rows = conn.execute(
+        "SELECT ir.initiative_n, r.code, r.name_zh, r.name_en, r.level, r.lat, r.lng, r.province_code "
+        "FROM initiative_regions ir JOIN regions r ON r.code = ir.region_code WHERE "
+        + _in("ir.initiative_n", ns, params) + " ORDER BY ir.initiative_n, ir.ord", params).fetchall()
+    for row in rows:
+        out[row["initiative_n"]].append(row)
+    return out
+
+
+def metrics_of(conn, n: int):
+    return conn.execute("SELECT * FROM metrics WHERE initiative_n = ? ORDER BY ord", [n]).fetchall()
+
+
+def evidence_of(conn, n: int):
+    return conn.execute(
+        "SELECT e.*, s.title_zh, s.title_en, s.publisher_zh, s.publisher_en, s.published "
+        "FROM evidence e JOIN sources s ON s.id = e.source_id WHERE e.initiative_n = ? ORDER BY e.ord", [n]).fetchall()
+
+
+def region_chain(conn, code: str) -> list:
+    """The region and every region above it, from the province down."""
+    rows = conn.execute(
+        "WITH RECURSIVE up(code, depth) AS (SELECT ?, 0 UNION ALL "
+        "SELECT r.parent_code, up.depth + 1 FROM regions r JOIN up ON r.code = up.code WHERE r.parent_code IS NOT NULL) "
+        "SELECT r.* FROM up JOIN regions r ON r.code = up.code ORDER BY up.depth DESC", [code]).fetchall()
+    return rows
+
+
+def region(conn, code: str):
+    return conn.execute("SELECT * FROM regions WHERE code = ?", [code]).fetchone()
+
+
+def region_alias(conn, code: str):
+    return conn.execute("SELECT * FROM region_aliases WHERE code = ?", [code]).fetchone()
+
+
+def region_children(conn, code: str):
+    return conn.execute("SELECT * FROM regions WHERE parent_code = ? ORDER BY code", [code]).fetchall()
+
+
+def regions_by_key(conn, key: str) -> list:
+    return conn.execute(
+        "SELECT r.*, n.exact FROM region_names n JOIN regions r ON r.code = n.code "
+        "WHERE n.key = ? ORDER BY r.depth, r.code", [key]).fetchall()
+
+
+def regions_by_codes(conn, codes: list[str]) -> list:
+    params: list = []
+    return conn.execute("SELECT * FROM regions WHERE " + _in("code", codes, params) + " ORDER BY code", params).fetchall()
+
+
+@lru_cache(maxsize=2)
+def _all_keys(version: str, conn) -> tuple[list[str], dict[str, list[str]]]:
+    keys: dict[str, list[str]] = {}
+    for row in conn.execute("SELECT key, code FROM region_names ORDER BY key, code"):
+        keys.setdefault(row[0], []).append(row[1])
+    return list(keys), keys
+
+
+def region_suggestions(conn, version: str, key: str, limit: int = 5) -> list:
+    """Regions whose names are close to key: prefix matches first, then similar spellings."""
+    names, codes_of = _all_keys(version, conn)
+    picked: list[str] = [k for k in names if k.startswith(key)][:limit] if key else []
+    if len(picked) < limit and key:
+        picked += [k for k in difflib.get_close_matches(key, names, n=limit, cutoff=0.6) if k not in picked]
+    codes: list[str] = []
+    for k in picked:
+        for c in codes_of[k]:
+            if c not in codes:
+                codes.append(c)
+    return regions_by_codes(conn, codes[:limit]) if codes else []
+
+
+def list_regions(conn, levels, parent, key_prefix, has_initiatives, sort, limit, after=None, backwards=False) -> Page:
+    params: list = []
+    conds = []
+    if levels:
+        conds.append(_in("r.level", levels, params))
+    if parent:
+        conds.append("r.parent_code = ?")
+        params.append(parent)
+    if key_prefix:
+        conds.append("r.code IN (SELECT code FROM region_names WHERE key >= ? AND key < ?)")
+        params.extend([key_prefix, key_prefix + "\U0010ffff"])
+    if has_initiatives is not None:
+        conds.append("r.initiative_count > 0" if has_initiatives else "r.initiative_count = 0")
+    return _page(conn, "regions", "r.*", "FROM regions r", params, conds, sort, limit, after, backwards)
+
+
+def list_metrics(conn, f: Filter, sort, limit, after=None, backwards=False) -> Page:
+    params: list = []
+    conds = initiative_conditions(f, params, year_col="m.year")
+    if f.units:
+        conds.append(_in("m.unit", f.units, params))
+    select = "m.*, i.id AS initiative_id, i.name_zh AS initiative_name_zh, i.name_en AS initiative_name_en, i.region_codes"
+    return _page(conn, "metrics", select, "FROM metrics m JOIN initiatives i ON i.n = m.initiative_n",
+                 params, conds, sort, limit, after, backwards)
+
+
+def facets(conn, f: Filter) -> dict[str, list]:
+    params: list = []
+    conds = initiative_conditions(f, params)
+    where = (" WHERE " + " AND ".join(conds)) if conds else ""
+    matched = f"SELECT i.n FROM initiatives i{where}"
+    out = {
+        "province": conn.execute(
+            "SELECT r.code, r.name_zh, r.name_en, count(*) AS count FROM initiative_area a "
+            "JOIN regions r ON r.code = a.ancestor_code AND r.parent_code IS NULL "
+            f"WHERE a.initiative_n IN ({matched}) GROUP BY r.code ORDER BY count DESC, r.code", params).fetchall(),
+        "year": conn.execute(
+            f"SELECT i.year, i.year_basis, count(*) AS count FROM initiatives i{where} "
+            "GROUP BY i.year, i.year_basis ORDER BY i.year DESC, i.year_basis", params).fetchall(),
+        "kind": conn.execute(
+            f"SELECT k.id, k.name_zh, k.name_en, count(*) AS count FROM initiatives i JOIN kinds k ON k.id = i.kind{where} "
+            "GROUP BY k.id ORDER BY count DESC, k.id", params).fetchall(),
+        "theme": conn.execute(
+            f"SELECT t.id, t.name_zh, t.name_en, count(*) AS count FROM initiatives i JOIN themes t ON t.id = i.theme{where} "
+            "GROUP BY t.id ORDER BY t.\"order\"", params).fetchall(),
+        "scope": conn.execute(
+            f"SELECT i.scope AS id, count(*) AS count FROM initiatives i{where} GROUP BY i.scope ORDER BY i.scope", params).fetchall(),
+    }
+    out["total"] = conn.execute(f"SELECT count(*) FROM initiatives i{where}", params).fetchone()[0]
+    return out
+
+
+def kinds(conn):
+    return conn.execute("SELECT k.*, (SELECT count(*) FROM initiatives i WHERE i.kind = k.id) AS initiative_count "
+                        "FROM kinds k ORDER BY k.ord").fetchall()
+
+
+def themes(conn):
+    return conn.execute("SELECT t.*, (SELECT count(*) FROM initiatives i WHERE i.theme = t.id) AS initiative_count "
+                        "FROM themes t ORDER BY t.\"order\"").fetchall()
+
+
+def sources(conn):
+    return conn.execute("SELECT s.*, (SELECT count(*) FROM initiatives i WHERE i.source_id = s.id) AS initiative_count "
+                        "FROM sources s ORDER BY s.published DESC, s.id").fetchall()
+
+
+def vocabulary(conn, table: str) -> list[str]:
+    """The ids of a vocabulary table (kinds or themes)."""
+    sql = {"kinds": "SELECT id FROM kinds ORDER BY ord", "themes": 'SELECT id FROM themes ORDER BY "order"'}[table]
+    return [row[0] for row in conn.execute(sql)]
+
+
+def meta(conn) -> dict[str, str]:
+    return {row[0]: row[1] for row in conn.execute("SELECT key, value FROM meta")}
+
+
+def counts(conn) -> dict[str, int]:
+    row = conn.execute(
+        "SELECT (SELECT count(*) FROM initiatives), (SELECT count(*) FROM metrics), (SELECT count(*) FROM evidence), "
+        "(SELECT count(DISTINCT region_code) FROM initiative_regions), (SELECT count(*) FROM regions), "
+        "(SELECT count(*) FROM sources)").fetchone()
+    return dict(zip(["initiatives", "metrics", "quotes", "regions_with_initiatives", "regions", "sources"], row))
+
+
+def table_rows(conn, table: str):
+    """Every row of one public table, for bulk CSV downloads. table comes from a whitelist in the caller."""
+    allowed = {"initiatives", "regions", "region_aliases", "metrics", "evidence", "kinds", "themes", "sources", "initiative_regions"}
+    if table not in allowed:
+        raise KeyError(table)
+    cur = conn.execute(f'SELECT * FROM "{table}" ORDER BY rowid' if table not in ("initiative_regions",) else
+                       f'SELECT * FROM "{table}" ORDER BY initiative_n, ord')
+    return [d[0] for d in cur.description], cur
+
+
+def loads_json(text: str | None):
+    return json.loads(text) if text else []
+
+
+def is_interrupted(exc: Exception) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "interrupt" in str(exc)

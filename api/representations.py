@@ -1,0 +1,125 @@
+"""Rows from queries.py turned into the JSON, CSV and GeoJSON shapes the contract documents."""
+from __future__ import annotations
+
+from . import queries
+
+API = "/api/v1"
+
+
+def number(value):
+    """25802000.0 -> 25802000, 18.4 -> 18.4: counts stay integers for clients that sum them."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def region_brief(row) -> dict:
+    return {"code": row["code"], "name_zh": row["name_zh"], "name_en": row["name_en"], "level": row["level"],
+            "url": f"{API}/regions/{row['code']}"}
+
+
+def centroid(row) -> dict | None:
+    return {"lat": row["lat"], "lng": row["lng"]} if row["lat"] is not None else None
+
+
+def region_full(row) -> dict:
+    return {**region_brief(row), "parent_code": row["parent_code"], "province_code": row["province_code"],
+            "centroid": centroid(row), "initiative_count": row["initiative_count"], "as_of": row["as_of"],
+            "initiatives_url": f"{API}/initiatives?region={row['code']}"}
+
+
+def _year(row) -> dict:
+    return {"year": row["year"], "year_basis": row["year_basis"], "date": row["date"],
+            "date_note_zh": row["date_note_zh"], "date_note_en": row["date_note_en"]}
+
+
+def _place(row):
+    return {"zh": row["place_zh"], "en": row["place_en"]} if row["place_zh"] else None
+
+
+def initiative_brief(row, regions: list, terms: list[str] | None = None) -> dict:
+    out = {
+        "id": row["id"], "name_zh": row["name_zh"], "name_en": row["name_en"],
+        "kind": row["kind"], "theme": row["theme"], "scope": row["scope"], **_year(row),
+        "regions": [region_brief(r) for r in regions], "place": _place(row),
+        "summary_zh": row["summary_zh"], "summary_en": row["summary_en"],
+        "organisations": queries.loads_json(row["organisations"]), "metric_count": row["metric_count"],
+        "source": row["source_id"], "url": f"{API}/initiatives/{row['id']}",
+    }
+    if terms:
+        out["match"] = matched_fields(row, terms)
+    return out
+
+
+SEARCHED = ("name_zh", "name_en", "summary_zh", "summary_en")
+
+
+def matched_fields(row, terms: list[str]) -> dict:
+    """Which searched fields contain every term, and a short snippet around the first term in each."""
+    out = {}
+    for fld in SEARCHED:
+        text = row[fld] or ""
+        folded = text.casefold()
+        if all(t.casefold() in folded for t in terms):
+            at = folded.find(terms[0].casefold())
+            lo, hi = max(0, at - 20), min(len(text), at + len(terms[0]) + 20)
+            out[fld] = ("…" if lo else "") + text[lo:hi] + ("…" if hi < len(text) else "")
+    return {"fields": list(out), "snippets": out}
+
+
+def region_with_chain(row, chain: list) -> dict:
+    return {**region_brief(row), "centroid": centroid(row), "chain": [region_brief(r) for r in chain]}
+
+
+def metric(row, initiative_id: str | None = None, regions: list | None = None) -> dict:
+    out = {"value": number(row["value"]), "unit": row["unit"], "unit_zh": row["unit_zh"], "qualifier": row["qualifier"],
+           "year": row["year"], "year_basis": row["year_basis"], "counts_zh": row["counts_zh"], "counts_en": row["counts_en"],
+           "figure_text": row["figure_text"]}
+    if initiative_id is not None:
+        out = {"initiative_id": initiative_id, "initiative_name_zh": row["initiative_name_zh"],
+               "initiative_name_en": row["initiative_name_en"], **out, "regions": regions or [],
+               "initiative_url": f"{API}/initiatives/{initiative_id}"}
+    return out
+
+
+def evidence(row) -> dict:
+    return {"quote": row["quote"], "start": row["start"], "end": row["end"],
+            "source": {"id": row["source_id"], "title_zh": row["title_zh"], "title_en": row["title_en"],
+                       "publisher_zh": row["publisher_zh"], "publisher_en": row["publisher_en"],
+                       "published": row["published"], "url": f"{API}/sources"}}
+
+
+def initiative_full(row, regions_with_chains: list, metrics: list, evidence_rows: list) -> dict:
+    out = initiative_brief(row, [])
+    out["regions"] = regions_with_chains
+    out["metrics"] = [metric(m) for m in metrics]
+    out["evidence"] = [evidence(e) for e in evidence_rows]
+    return out
+
+
+INITIATIVE_CSV = ["id", "name_zh", "name_en", "kind", "theme", "scope", "year", "year_basis", "date",
+                  "region_codes", "region_names_zh", "region_names_en", "place_zh", "place_en",
+                  "summary_zh", "summary_en", "metric_count", "source"]
+
+
+def initiative_csv_row(row, regions: list) -> dict:
+    return {**{k: row[k] for k in ("id", "name_zh", "name_en", "kind", "theme", "scope", "year", "year_basis", "date",
+                                     "place_zh", "place_en", "summary_zh", "summary_en", "metric_count")},
+            "source": row["source_id"],
+            "region_codes": [r["code"] for r in regions], "region_names_zh": [r["name_zh"] for r in regions],
+            "region_names_en": [r["name_en"] for r in regions]}
+
+
+def initiative_feature(row, regions: list) -> dict:
+    """A GeoJSON Feature: a Point at the centroid of its one region, a MultiPoint for several, null geometry when national."""
+    points = [[r["lng"], r["lat"]] for r in regions if r["lat"] is not None]
+    geometry = None
+    if len(points) == 1:
+        geometry = {"type": "Point", "coordinates": points[0]}
+    elif points:
+        geometry = {"type": "MultiPoint", "coordinates": points}
+    props = initiative_brief(row, regions)
+    return {"type": "Feature", "id": row["id"], "geometry": geometry, "properties": props}
+
+
+METRIC_CSV = ["initiative_id", "initiative_name_zh", "initiative_name_en", "value", "unit", "unit_zh", "qualifier",
+              "year", "year_basis", "counts_zh", "counts_en", "figure_text", "region_codes"]
+REGION_CSV = ["code", "name_zh", "name_en", "level", "parent_code", "province_code", "lat", "lng", "initiative_count", "as_of"]

@@ -1,0 +1,369 @@
+"""Marshmallow schemas for the files in data/, and the cross-file checks the build runs before writing."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import yaml
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+SLUG = validate.Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", error="must be a lowercase ASCII slug (a-z, 0-9, hyphens)")
+CODE = validate.Regexp(r"^\d{6}$", error="must be a six-digit GB/T 2260 code")
+YEAR = validate.Range(min=1949, max=2100)
+QUALIFIERS = ("exact", "more than", "about")
+YEAR_BASES = ("stated", "reported")
+SCOPES = ("national", "local")
+LEVELS = ("province", "prefecture", "county")
+
+
+class StrictNumber(fields.Number):
+    """A JSON/YAML number: strings and booleans are refused, not coerced."""
+
+    num_type = float
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.make_error("invalid")
+        if value != value or value in (float("inf"), float("-inf")):
+            raise self.make_error("invalid")
+        return value
+
+    default_error_messages = {"invalid": "must be a number (not a string)"}
+
+
+def _text(**kw):
+    return fields.String(required=True, validate=validate.Length(min=1), **kw)
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class SourceSchema(_Strict):
+    id = fields.String(required=True, validate=SLUG)
+    file = _text()
+    sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+    title_zh = _text()
+    title_en = _text()
+    publisher_zh = _text()
+    publisher_en = _text()
+    dateline_zh = _text()
+    dateline_en = _text()
+    published = fields.Date(required=True)
+    language = _text()
+    licence = _text()
+    reported_year = fields.Integer(required=True, strict=True, validate=YEAR)
+
+
+class KindSchema(_Strict):
+    id = fields.String(required=True, validate=SLUG)
+    name_zh = _text()
+    name_en = _text()
+    definition_zh = _text()
+    definition_en = _text()
+
+
+class ThemeSchema(_Strict):
+    id = fields.String(required=True, validate=SLUG)
+    order = fields.Integer(required=True, strict=True)
+    source = _text()
+    name_zh = _text()
+    name_en = _text()
+    start = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    end = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
+class OrganisationSchema(_Strict):
+    name_zh = _text()
+    name_en = _text()
+
+
+class MetricSchema(_Strict):
+    value = StrictNumber(required=True)
+    unit = _text()
+    unit_zh = _text()
+    qualifier = fields.String(required=True, validate=validate.OneOf(QUALIFIERS))
+    year = fields.Integer(required=True, strict=True, validate=YEAR, allow_none=True)
+    year_basis = fields.String(required=True, validate=validate.OneOf(YEAR_BASES))
+    counts_zh = _text()
+    counts_en = _text()
+    figure_text = _text()
+
+
+class EvidenceSchema(_Strict):
+    source = _text()
+    quote = _text()
+    start = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    end = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
+class InitiativeSchema(_Strict):
+    id = fields.String(required=True, validate=SLUG)
+    name_zh = _text()
+    name_en = _text()
+    kind = _text()
+    theme = _text()
+    scope = fields.String(required=True, validate=validate.OneOf(SCOPES))
+    regions = fields.List(fields.String(validate=CODE), required=True)
+    place_zh = fields.String(validate=validate.Length(min=1))
+    place_en = fields.String(validate=validate.Length(min=1))
+    year = fields.Integer(required=True, strict=True, validate=YEAR, allow_none=True)
+    year_basis = fields.String(required=True, validate=validate.OneOf(YEAR_BASES + ("unknown",)))
+    date = fields.String(validate=validate.Regexp(r"^\d{4}(-\d{2}(-\d{2})?)?$", error="must be YYYY, YYYY-MM or YYYY-MM-DD"))
+    date_note_zh = fields.String(validate=validate.Length(min=1))
+    date_note_en = fields.String(validate=validate.Length(min=1))
+    summary_zh = _text()
+    summary_en = _text()
+    organisations = fields.List(fields.Nested(OrganisationSchema), required=True)
+    metrics = fields.List(fields.Nested(MetricSchema), required=True)
+    evidence = fields.List(fields.Nested(EvidenceSchema), required=True, validate=validate.Length(min=1))
+
+    @validates_schema
+    def _consistent(self, data, **kwargs):
+        errors = {}
+        if data["scope"] == "national" and data["regions"]:
+            errors["regions"] = ["a national initiative has no regions"]
+        if data["scope"] == "local" and not data["regions"]:
+            errors["regions"] = ["a local initiative needs at least one region code"]
+        if len(set(data["regions"])) != len(data["regions"]):
+            errors["regions"] = ["codes repeat"]
+        if ("place_zh" in data) != ("place_en" in data):
+            errors["place_en" if "place_zh" in data else "place_zh"] = ["place needs both languages"]
+        if ("date_note_zh" in data) != ("date_note_en" in data):
+            errors["date_note_en"] = ["date note needs both languages"]
+        if (data["year"] is None) != (data["year_basis"] == "unknown"):
+            errors["year_basis"] = ["is 'unknown' exactly when year is null"]
+        if "date" in data and data["year"] is not None and not data["date"].startswith(str(data["year"])):
+            errors["date"] = [f"does not fall in year {data['year']}"]
+        if errors:
+            raise ValidationError(errors)
+
+
+class RegionRowSchema(_Strict):
+    code = fields.String(required=True, validate=CODE)
+    name_zh = _text()
+    name_en = _text()
+    level = fields.String(required=True, validate=validate.OneOf(LEVELS))
+    parent_code = fields.String(required=True, validate=validate.Regexp(r"^(\d{6})?$"))
+    lat = fields.String(required=True)
+    lng = fields.String(required=True)
+    coord_source = fields.String(required=True)
+    as_of = fields.Date(required=True)
+
+
+class AliasRowSchema(_Strict):
+    code = fields.String(required=True, validate=CODE)
+    successor_code = fields.String(required=True, validate=CODE)
+    name_zh = _text()
+    retired = fields.String(required=True)
+    note = fields.String(required=True)
+
+
+class DataError(Exception):
+    """The files in data/ do not validate; .problems lists one line per fault."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def flatten(messages, prefix="") -> list[str]:
+    """Turn marshmallow's nested error dict into 'evidence[0].quote: message' lines."""
+    out = []
+    if isinstance(messages, dict):
+        for key, sub in messages.items():
+            if isinstance(key, int):
+                name = f"{prefix}[{key}]"
+            elif key == "_schema":
+                name = prefix
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
+            out.extend(flatten(sub, name))
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        out.extend(f"{prefix}: {m}" if prefix else m for m in messages)
+    else:
+        for m in messages:
+            out.extend(flatten(m, prefix))
+    return out
+
+
+_FIGURE = re.compile(r"^(?P<num>\d+(?:\.\d+)?)(?P<mult>万|亿)?(?P<more>余|多)?")
+_MULT = {None: 1, "万": 10_000, "亿": 100_000_000}
+
+
+def parse_figure(text: str) -> tuple[Decimal, str]:
+    """'2580.2万件' -> (25802000, 'exact'); '1.2万余个' -> (12000, 'more than'); '18.4%' -> (18.4, 'exact')."""
+    m = _FIGURE.match(text)
+    if not m:
+        raise ValueError(f"no number at the start of {text!r}")
+    value = Decimal(m["num"]) * _MULT[m["mult"]]
+    qualifier = "more than" if m["more"] else "about" if text.startswith(("约", "近")) else "exact"
+    return value, qualifier
+
+
+@dataclass
+class Dataset:
+    """Everything in data/, validated and cross-checked."""
+
+    sources: list[dict]
+    seeds: dict[str, str]
+    kinds: list[dict]
+    themes: list[dict]
+    regions: list[dict]
+    aliases: list[dict]
+    initiatives: list[dict] = field(default_factory=list)
+    digest: str = ""
+
+
+def _load_yaml(path: Path, problems: list[str]):
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        problems.append(f"{path.name}: cannot be read as UTF-8 YAML: {exc}")
+        return None
+
+
+def _load_list(path: Path, schema: Schema, problems: list[str], rel: str) -> list[dict]:
+    raw = _load_yaml(path, problems)
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        problems.append(f"{rel}: must be a YAML list")
+        return []
+    out = []
+    for i, item in enumerate(raw):
+        rid = item.get("id", f"#{i}") if isinstance(item, dict) else f"#{i}"
+        try:
+            out.append(schema.load(item))
+        except ValidationError as err:
+            problems.extend(f"{rel}: {rid}: {line}" for line in flatten(err.messages))
+    _unique(out, "id", rel, problems)
+    return out
+
+
+def _load_csv(path: Path, schema: Schema, problems: list[str], rel: str) -> list[dict]:
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        problems.append(f"{rel}: cannot be read as UTF-8 CSV: {exc}")
+        return []
+    out = []
+    for i, row in enumerate(rows, start=2):
+        try:
+            out.append(schema.load(row))
+        except ValidationError as err:
+            problems.extend(f"{rel}: line {i} ({row.get('code')}): {line}" for line in flatten(err.messages))
+    _unique(out, "code", rel, problems)
+    return out
+
+
+def _unique(items, key, rel, problems):
+    seen = set()
+    for item in items:
+        if item[key] in seen:
+            problems.append(f"{rel}: {item[key]}: {key} is not unique")
+        seen.add(item[key])
+
+
+def load_dataset(root: Path) -> Dataset:
+    """Read and check every file under root/data (and root/seeds); raise DataError listing every fault."""
+    data = root / "data"
+    problems: list[str] = []
+    sources = _load_list(data / "sources.yaml", SourceSchema(), problems, "data/sources.yaml")
+    seeds = {}
+    for s in sources:
+        path = root / s["file"]
+        try:
+            blob = path.read_bytes()
+        except OSError:
+            problems.append(f"data/sources.yaml: {s['id']}: file: {s['file']} is missing")
+            continue
+        if hashlib.sha256(blob).hexdigest() != s["sha256"]:
+            problems.append(f"data/sources.yaml: {s['id']}: sha256: {s['file']} does not match its recorded hash")
+        seeds[s["id"]] = blob.decode("utf-8")
+    kinds = _load_list(data / "kinds.yaml", KindSchema(), problems, "data/kinds.yaml")
+    themes = _load_list(data / "themes.yaml", ThemeSchema(), problems, "data/themes.yaml")
+    regions = _load_csv(data / "regions.csv", RegionRowSchema(), problems, "data/regions.csv")
+    aliases = _load_csv(data / "region_aliases.csv", AliasRowSchema(), problems, "data/region_aliases.csv")
+    ds = Dataset(sources, seeds, kinds, themes, regions, aliases)
+
+    for t in themes:
+        _check_span("data/themes.yaml", t["id"], "", t["source"], t["name_zh"], t["start"], t["end"], seeds, problems)
+    codes = {r["code"] for r in regions}
+    for r in regions:
+        if r["parent_code"] and r["parent_code"] not in codes:
+            problems.append(f"data/regions.csv: {r['code']}: parent_code {r['parent_code']} does not exist")
+    successor = {}
+    for a in aliases:
+        if a["successor_code"] not in codes:
+            problems.append(f"data/region_aliases.csv: {a['code']}: successor_code {a['successor_code']} does not exist")
+        if a["code"] in codes:
+            problems.append(f"data/region_aliases.csv: {a['code']}: is also a current code in regions.csv")
+        successor[a["code"]] = a["successor_code"]
+
+    vocab = {"kind": {k["id"] for k in kinds}, "theme": {t["id"] for t in themes}}
+    schema = InitiativeSchema()
+    files = sorted((data / "initiatives").glob("*.yaml"))
+    if not files:
+        problems.append("data/initiatives/: holds no *.yaml record")
+    for path in files:
+        rel = f"data/initiatives/{path.name}"
+        raw = _load_yaml(path, problems)
+        if raw is None:
+            continue
+        rid = raw.get("id", path.stem) if isinstance(raw, dict) else path.stem
+        try:
+            rec = schema.load(raw)
+        except ValidationError as err:
+            problems.extend(f"{rel}: {rid}: {line}" for line in flatten(err.messages))
+            continue
+        if rec["id"] != path.stem:
+            problems.append(f"{rel}: {rid}: id: must equal the file name ({path.stem})")
+        for key, allowed in vocab.items():
+            if rec[key] not in allowed:
+                problems.append(f"{rel}: {rid}: {key}: {rec[key]!r} is not one of {', '.join(sorted(allowed))}")
+        for i, code in enumerate(rec["regions"]):
+            if code in successor:
+                problems.append(f"{rel}: {rid}: regions[{i}]: {code} is retired; use its successor {successor[code]}")
+            elif code not in codes:
+                problems.append(f"{rel}: {rid}: regions[{i}]: {code} is not a GB/T 2260 code in data/regions.csv")
+        for i, ev in enumerate(rec["evidence"]):
+            _check_span(rel, rid, f"evidence[{i}]", ev["source"], ev["quote"], ev["start"], ev["end"], seeds, problems)
+        quotes = "".join(ev["quote"] for ev in rec["evidence"])
+        for i, m in enumerate(rec["metrics"]):
+            _check_metric(rel, rid, i, m, quotes, problems)
+        ds.initiatives.append(rec)
+    _unique(ds.initiatives, "id", "data/initiatives", problems)
+    if problems:
+        raise DataError(problems)
+    return ds
+
+
+def _check_span(rel, rid, where, source, quote, start, end, seeds, problems):
+    prefix = f"{rel}: {rid}: {where + ': ' if where else ''}"
+    if source not in seeds:
+        problems.append(f"{prefix}source {source!r} is not in data/sources.yaml")
+    elif seeds[source][start:end] != quote:
+        problems.append(f"{prefix}quote does not match the seed at {start}-{end}")
+
+
+def _check_metric(rel, rid, i, m, quotes, problems):
+    prefix = f"{rel}: {rid}: metrics[{i}]"
+    if m["figure_text"] not in quotes:
+        problems.append(f"{prefix}.figure_text: {m['figure_text']!r} is not in the record's evidence quotes")
+        return
+    try:
+        value, qualifier = parse_figure(m["figure_text"])
+    except ValueError as exc:
+        problems.append(f"{prefix}.figure_text: {exc}")
+        return
+    if Decimal(str(m["value"])) != value:
+        problems.append(f"{prefix}.value: {m['value']} does not match the figure {m['figure_text']!r} ({value})")
+    if m["qualifier"] != qualifier:
+        problems.append(f"{prefix}.qualifier: {m['qualifier']!r} but the figure {m['figure_text']!r} reads {qualifier!r}")
