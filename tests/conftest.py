@@ -1,0 +1,39 @@
+"""Shared fixtures: the dataset built once per session from data/ into a temporary folder, the app, its client and CLI runner."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from api import create_app
+from api.build import build
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "seeds" / "xinhua-2026-01-25-social-work.txt"
+
+
+@pytest.fixture(scope="session")
+def built_db(tmp_path_factory) -> Path:
+    target = tmp_path_factory.mktemp("db") / "socialwork.db"
+    build(ROOT, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def app(built_db):
+    return create_app({"DATABASE": str(built_db), "TESTING": True})
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture()
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture(scope="session")
+def seed_text() -> str:
+    return SEED.read_text(encoding="utf-8")
