@@ -70,7 +70,9 @@ def negotiate(formats: tuple[str, ...]) -> str:
 
 
 def etag_for(version: str, fmt: str) -> str:
-    key = f"{request.path}?{sorted(request.args.items(multi=True))}|{fmt}"
+    # The representation is the resource (path + filters) in one format, however the format was asked for.
+    args = sorted((k, v) for k, v in request.args.items(multi=True) if k != "format")
+    key = f"{request.path}?{args}|{fmt}"
     return f'"{version}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"'
 
 

@@ -1,0 +1,133 @@
+"""The build as an operator meets it: a broken file names file, record and field and changes nothing; builds are deterministic."""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from api.build import build
+from api.validate import DataError
+
+ROOT = Path(__file__).resolve().parent.parent
+RECORD = "beijing-12345-hotline"
+
+
+@pytest.fixture()
+def project(tmp_path) -> Path:
+    """A copy of data/ and seeds/ that a test may break."""
+    for sub in ("data", "seeds"):
+        shutil.copytree(ROOT / sub, tmp_path / sub)
+    return tmp_path
+
+
+def _edit(project: Path, change):
+    path = project / "data" / "initiatives" / f"{RECORD}.yaml"
+    rec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(rec)
+    path.write_text(yaml.safe_dump(rec, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def _shift_quote(rec):
+    rec["evidence"][0]["start"] += 1
+    rec["evidence"][0]["end"] += 1
+
+
+def _dump(db: Path) -> list:
+    conn = sqlite3.connect(db)
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'initiatives_fts%' ORDER BY name")]
+    out = [(t, conn.execute(f'SELECT * FROM "{t}" ORDER BY 1, 2').fetchall()) for t in tables]
+    conn.close()
+    return out
+
+
+BROKEN = [
+    ("quote moved", _shift_quote, f"data/initiatives/{RECORD}.yaml: {RECORD}: evidence[0]: quote does not match the seed at 2581-2620"),
+    ("unknown kind", lambda r: r.update(kind="hotlines"), f"{RECORD}: kind: 'hotlines' is not one of"),
+    ("unknown theme", lambda r: r.update(theme="nope"), f"{RECORD}: theme: 'nope' is not one of"),
+    ("unknown code", lambda r: r.update(regions=["119999"]), f"{RECORD}: regions[0]: 119999 is not a GB/T 2260 code"),
+    ("retired code", lambda r: r.update(regions=["500105"]), f"{RECORD}: regions[0]: 500105 is retired; use its successor 500157"),
+    ("metric as string", lambda r: r["metrics"][0].update(value="25802000"), f"{RECORD}: metrics[0].value: must be a number"),
+    ("metric disagrees", lambda r: r["metrics"][0].update(value=2580.2), f"{RECORD}: metrics[0].value: 2580.2 does not match the figure '2580.2万件'"),
+    ("missing field", lambda r: r.pop("name_en"), f"{RECORD}: name_en: Missing data for required field."),
+    ("unknown field", lambda r: r.update(colour="red"), f"{RECORD}: colour: Unknown field."),
+    ("national with region", lambda r: r.update(scope="national"), f"{RECORD}: regions: a national initiative has no regions"),
+]
+
+
+@pytest.mark.parametrize("label, change, message", BROKEN, ids=[b[0] for b in BROKEN])
+def test_a_broken_record_is_named_and_nothing_is_written(project, tmp_path, label, change, message):
+    target = tmp_path / "out" / "socialwork.db"
+    build(project, target)
+    before = hashlib.sha256(target.read_bytes()).hexdigest()
+    _edit(project, change)
+    with pytest.raises(DataError) as err:
+        build(project, target)
+    assert any(message in line for line in err.value.problems), err.value.problems
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in target.parent.iterdir()) == ["socialwork.db"], "no temporary file is left behind"
+
+
+def test_duplicate_ids_are_refused(project, tmp_path):
+    src = project / "data" / "initiatives" / f"{RECORD}.yaml"
+    (src.parent / "copy.yaml").write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        build(project, tmp_path / "x.db")
+    assert any("id: must equal the file name (copy)" in p for p in err.value.problems)
+    assert any(f"{RECORD}: id is not unique" in p for p in err.value.problems)
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_a_seed_that_changed_is_refused(project, tmp_path):
+    seed = project / "seeds" / "xinhua-2026-01-25-social-work.txt"
+    seed.write_bytes(seed.read_bytes() + b" ")
+    with pytest.raises(DataError) as err:
+        build(project, tmp_path / "x.db")
+    assert any("does not match its recorded hash" in p for p in err.value.problems)
+
+
+def test_the_cli_reports_counts_and_refuses_bad_data(project, tmp_path):
+    target = tmp_path / "cli.db"
+    ok = subprocess.run([sys.executable, "-m", "flask", "--app", "api", "build", "--data", str(project), "--db", str(target)],
+                        capture_output=True, text=True, cwd=ROOT)
+    assert ok.returncode == 0, ok.stderr
+    for word in ('"initiatives": 36', '"metrics": 9', '"quotes": 47', '"regions": 3211', '"version"'):
+        assert word in ok.stdout
+    before = target.read_bytes()
+    _edit(project, _shift_quote)
+    bad = subprocess.run([sys.executable, "-m", "flask", "--app", "api", "build", "--data", str(project), "--db", str(target)],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 1
+    assert "evidence[0]: quote does not match the seed at 2581-2620" in bad.stderr
+    assert "was not changed" in bad.stderr and "Traceback" not in bad.stderr
+    assert target.read_bytes() == before
+
+
+def test_two_builds_give_the_same_version_and_content(tmp_path):
+    a = build(ROOT, tmp_path / "a.db")
+    b = build(ROOT, tmp_path / "b.db")
+    assert a["version"] == b["version"]
+    assert _dump(tmp_path / "a.db") == _dump(tmp_path / "b.db")
+    conn = sqlite3.connect(tmp_path / "a.db")
+    assert conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()[0] == a["version"]
+
+
+def test_a_data_change_changes_the_version(project, tmp_path):
+    before = build(project, tmp_path / "a.db")["version"]
+    _edit(project, lambda r: r.update(summary_en=r["summary_en"] + " "))
+    assert build(project, tmp_path / "b.db")["version"] != before
+
+
+def test_the_database_has_the_indexes_region_and_year_filters_need(built_db):
+    conn = sqlite3.connect(built_db)
+    plan = " ".join(r[3] for r in conn.execute(
+        "EXPLAIN QUERY PLAN SELECT i.n FROM initiatives i WHERE i.n IN "
+        "(SELECT initiative_n FROM initiative_area WHERE ancestor_code IN ('510000')) AND i.year >= 2025"))
+    assert "initiative_area" in plan and "USING" in plan and "SCAN initiative_area" not in plan
+    fts = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'initiatives_fts'").fetchone()[0]
+    assert "trigram" in fts
