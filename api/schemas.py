@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
@@ -185,7 +186,8 @@ def parse(schema: Schema, args) -> dict:
         elif values[0] == "" and key != "q":
             errors[key] = ["is empty; leave the parameter out to not filter"]
         else:
-            raw[key] = values[0]
+            # Fullwidth forms (５１００００, Ｓｉｃｈｕａｎ) mean what they look like; other scripts stay distinct.
+            raw[key] = unicodedata.normalize("NFKC", values[0])
     if "q" in raw and not raw["q"].strip():
         errors["q"] = ["is empty; leave it out to not search"]
     if not errors:
