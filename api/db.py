@@ -28,8 +28,9 @@ class Snapshot:
 class Database:
     """Opens the built file read-only (immutable: the build never edits it in place, it renames a new one over it)."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, check_every: int = 5000):
         self.path = path
+        self.check_every = check_every  # SQLite VM steps between two looks at the deadline
         self._local = threading.local()
 
     def _ident(self):
@@ -44,7 +45,7 @@ class Database:
         version = conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
         snap = Snapshot(conn, version, ident)
         # Interrupts any statement that runs past the request's deadline (see Database.deadline).
-        conn.set_progress_handler(lambda: 1 if snap.deadline and time.monotonic() > snap.deadline else 0, 2000)
+        conn.set_progress_handler(lambda: 1 if snap.deadline and time.monotonic() > snap.deadline else 0, self.check_every)
         return snap
 
     def snapshot(self) -> Snapshot:
@@ -82,7 +83,7 @@ def get_db() -> sqlite3.Connection:
 
 
 def init_app(app):
-    app.extensions["socialwork_db"] = Database(app.config["DATABASE"])
+    app.extensions["socialwork_db"] = Database(app.config["DATABASE"], app.config.get("QUERY_CHECK_EVERY", 5000))
 
     @app.teardown_request
     def _clear_deadline(exc):

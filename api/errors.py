@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from flask import Blueprint, current_app, json, request
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -80,6 +81,20 @@ def _http(exc: HTTPException):
     if exc.code >= 500:
         detail = "The server could not answer this request."
     return problem_response(exc.code, kind, detail, headers=headers)
+
+
+RETRY_AFTER_SECONDS = "5"
+
+
+@bp.app_errorhandler(sqlite3.OperationalError)
+def _database(exc: sqlite3.OperationalError):
+    if "interrupt" in str(exc):
+        # The query ran past the request's time limit (db.py's progress handler stopped it).
+        log.warning("query stopped by the time limit on %s?%s", request.path, request.query_string[:200])
+        return problem_response(503, "query-timeout",
+                                "This query took longer than the server allows. Narrow the filters or try again later.",
+                                headers={"Retry-After": RETRY_AFTER_SECONDS})
+    return _unexpected(exc)
 
 
 @bp.app_errorhandler(Exception)

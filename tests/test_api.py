@@ -281,3 +281,14 @@ def test_search_terms_are_shown_where_they_matched(client):
     for rec in body["data"]:
         assert rec["match"]["fields"]
         assert all("驿站" in rec["match"]["snippets"][f] for f in rec["match"]["fields"])
+
+
+def test_a_query_past_the_time_limit_is_503_and_the_worker_keeps_serving(built_db):
+    from api import create_app
+
+    slow = create_app({"DATABASE": str(built_db), "QUERY_TIMEOUT": 1e-9, "QUERY_CHECK_EVERY": 10}).test_client()
+    resp = slow.get(API + "/initiatives?q=社会工作&region=四川,江苏,北京&limit=200")
+    assert resp.status_code == 503 and resp.mimetype == "application/problem+json"
+    assert resp.get_json()["type"].endswith("/query-timeout") and int(resp.headers["Retry-After"]) > 0
+    fast = create_app({"DATABASE": str(built_db)}).test_client()
+    assert fast.get(API + "/initiatives?q=社会工作").status_code == 200
