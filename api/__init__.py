@@ -25,15 +25,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
 
-    from . import catalog, db, docs, errors, http, initiatives, metrics, regions
+    from . import catalog, db, docs, errors, fastpath, http, initiatives, metrics, regions
 
     db.init_app(app)
-    app.extensions["response_cache"] = http.ResponseCache()
     for module in (errors, catalog, initiatives, regions, metrics, docs):
         app.register_blueprint(module.bp)
     docs.init_app(app)
     app.after_request(http.add_common_headers)
     app.cli.add_command(build_command)
+    app.wsgi_app = fastpath.FastPath(app.wsgi_app, app.extensions["socialwork_db"])
     return app
 
 

@@ -5,49 +5,14 @@ import csv
 import functools
 import hashlib
 import io
-import threading
-from collections import OrderedDict
+import time
 
-from flask import Response, current_app, json, request, stream_with_context
+from flask import Response, current_app, json, request
 
 from .db import get_snapshot
 from .errors import Problem
 
 MEDIA = {"json": "application/json", "csv": "text/csv", "geojson": "application/geo+json"}
-CACHE_MAX_BYTES = 32 * 1024 * 1024
-CACHE_MAX_ENTRY = 512 * 1024
-
-
-class ResponseCache:
-    """LRU of finished response bodies keyed by (dataset version, URL, format), bounded in total bytes per worker.
-
-    Correct because a dataset version never changes content; a rebuild changes the version,
-    so old entries are simply never hit again and age out.
-    """
-
-    def __init__(self, max_bytes=CACHE_MAX_BYTES):
-        self.max_bytes, self.size = max_bytes, 0
-        self._data: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key):
-        with self._lock:
-            hit = self._data.get(key)
-            if hit is not None:
-                self._data.move_to_end(key)
-            return hit
-
-    def put(self, key, body: bytes, status: int, headers: dict):
-        if len(body) > CACHE_MAX_ENTRY:
-            return
-        with self._lock:
-            if key in self._data:
-                return
-            self._data[key] = (body, status, headers)
-            self.size += len(body)
-            while self.size > self.max_bytes:
-                _, (old, _, _) = self._data.popitem(last=False)
-                self.size -= len(old)
 
 
 def negotiate(formats: tuple[str, ...]) -> str:
@@ -77,7 +42,7 @@ def etag_for(version: str, fmt: str) -> str:
 
 
 def representation(*formats: str):
-    """Wrap a GET view: negotiate the format, answer 304 or a cached body without running the view, else run and cache it."""
+    """Wrap a GET view: negotiate the format, answer 304 without running the view when the client has this representation."""
     formats = formats or ("json",)
 
     def wrap(view):
@@ -90,16 +55,8 @@ def representation(*formats: str):
                 resp = Response(status=304)
                 resp.headers["ETag"] = etag
                 return resp
-            cache: ResponseCache = current_app.extensions["response_cache"]
-            key = (etag, request.path)
-            hit = cache.get(key)
-            if hit is not None:
-                body, status, headers = hit
-                return Response(body, status=status, headers=headers)
             resp = view(fmt=fmt, **kwargs)
             resp.headers["ETag"] = etag
-            if resp.status_code == 200 and not resp.is_streamed:
-                cache.put(key, resp.get_data(), resp.status_code, dict(resp.headers))
             return resp
         inner.formats = formats
         return inner
@@ -126,7 +83,6 @@ def csv_response(columns: list[str], rows, filename: str) -> Response:
         writer = csv.writer(buf, lineterminator="\r\n")
         writer.writerow(columns)
         for i, row in enumerate(rows):
-            get_snapshot().deadline = 0.0  # an export is long by nature; each batch is bounded instead
             writer.writerow([_cell(row[c] if isinstance(row, dict) else row[j]) for j, c in enumerate(columns)])
             if i % 200 == 199:
                 yield buf.getvalue()
@@ -134,10 +90,34 @@ def csv_response(columns: list[str], rows, filename: str) -> Response:
                 buf.truncate()
         yield buf.getvalue()
 
-    resp = Response(stream_with_context(generate()), mimetype="text/csv")
+    resp = Response(stream(generate()), mimetype="text/csv")
     resp.headers["Content-Type"] = "text/csv; charset=utf-8; header=present"
     resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return resp
+
+
+def stream(chunks):
+    """Iterate chunks after the view has returned, each step under its own time limit.
+
+    An export is long by nature, so the request's one deadline would cut it off; instead every
+    step (one batch of rows) gets QUERY_TIMEOUT. No request context is needed while streaming:
+    the snapshot is captured here and stays open for this worker until the response is done.
+    """
+    snap, timeout = get_snapshot(), current_app.config["QUERY_TIMEOUT"]
+
+    def bounded():
+        try:
+            while True:
+                snap.deadline = time.monotonic() + timeout
+                try:
+                    chunk = next(chunks)
+                except StopIteration:
+                    return
+                yield chunk
+        finally:
+            snap.deadline = 0.0
+
+    return bounded()
 
 
 def _cell(value):
@@ -162,6 +142,6 @@ def add_common_headers(resp: Response) -> Response:
         h["Access-Control-Max-Age"] = "86400"
     if resp.status_code in (200, 304) and request.method in ("GET", "HEAD"):
         h.setdefault("Cache-Control", "public, max-age=300")
-    if request.path.startswith("/api/"):
-        h.add("Vary", "Accept") if "Accept" not in h.get("Vary", "") else None
+    if request.path.startswith("/api/") and "Accept" not in h.get("Vary", ""):
+        h.add("Vary", "Accept")
     return resp

@@ -1,13 +1,13 @@
 """/api/v1/initiatives: the filtered list (JSON, CSV, GeoJSON) and one record."""
 from __future__ import annotations
 
-from flask import Blueprint, json, request, stream_with_context, Response
+from flask import Blueprint, Response, json, request
 
 from . import pagination, queries, representations as rep, schemas
 from .db import get_db
 from .errors import Problem
 from .filters import to_filter
-from .http import csv_response, json_response, representation
+from .http import csv_response, json_response, representation, stream
 
 bp = Blueprint("initiatives", __name__, url_prefix="/api/v1/initiatives")
 LIST_ARGS, RECORD_ARGS = schemas.InitiativeListArgs(), schemas.RecordArgs()
@@ -71,7 +71,7 @@ def export(conn, f, sort, fmt) -> Response:
             yield ("," if i else "") + json.dumps(rep.initiative_feature(row, regs), ensure_ascii=False)
         yield "]}"
 
-    return Response(stream_with_context(geojson()), mimetype="application/geo+json")
+    return Response(stream(geojson()), mimetype="application/geo+json")
 
 
 def _attach(conn, rows):
