@@ -30,6 +30,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     for module in (errors, catalog, initiatives, regions, metrics, docs):
         app.register_blueprint(module.bp)
+    from . import pages  # the landing page and bulk downloads
+    app.register_blueprint(pages.bp)
     docs.init_app(app)
     app.after_request(http.add_common_headers)
     app.cli.add_command(build_command)

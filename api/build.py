@@ -59,6 +59,7 @@ def dataset_version(ds: Dataset) -> str:
         "seeds": {k: hashlib.sha256(v.encode()).hexdigest() for k, v in sorted(ds.seeds.items())},
         "kinds": ds.kinds, "themes": ds.themes, "regions": ds.regions, "aliases": ds.aliases,
         "initiatives": sorted(ds.initiatives, key=lambda r: r["id"]),
+        "datapackage": ds.datapackage,
     }
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -91,6 +92,8 @@ def write_database(ds: Dataset, path: Path, version: str) -> dict:
         {"key": "schema_version", "value": str(SCHEMA_VERSION)},
         {"key": "built_from", "value": "data/"},
         {"key": "regions_as_of", "value": max(str(r["as_of"]) for r in ds.regions)},
+        # Served at /downloads/datapackage.json: part of the dataset version like everything else.
+        {"key": "datapackage", "value": ds.datapackage},
     ], pk="key")
     db["sources"].insert_all(({**s, "published": str(s["published"])} for s in ds.sources), pk="id")
     db["kinds"].insert_all(({**k, "ord": i} for i, k in enumerate(ds.kinds)), pk="id")

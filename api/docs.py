@@ -31,8 +31,11 @@ def init_app(app):
     # flasgger's only job is Swagger UI: it generates no spec (specs=[]) and the page loads
     # the hand-written contract from /openapi.json (ui_params overrides the page's url).
     app.config["SWAGGER"] = {"openapi": "3.0.3", "auth": {}, "title": spec["info"]["title"], "uiversion": 3}
-    Swagger(app, merge=False, config={
+    swagger = Swagger(app, merge=False, config={
         "openapi": "3.0.3", "auth": {}, "title": spec["info"]["title"], "uiversion": 3, "headers": [],
         "specs": [], "specs_route": "/apidocs/", "static_url_path": "/apidocs/static", "hide_top_bar": True,
         "ui_params": {"url": "/openapi.json", "deepLinking": True, "tryItOutEnabled": False},
     })
+    # flasgger's page template reads specs[0].url (a 500 without one), and a spec given to Swagger()
+    # would get a generated-spec route. Named after registration, it adds no route; ui_params.url wins in the page.
+    swagger.config["specs"] = [{"endpoint": "apidocs", "title": spec["info"]["title"], "version": spec["info"]["version"]}]

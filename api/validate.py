@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -217,7 +218,7 @@ class Dataset:
     regions: list[dict]
     aliases: list[dict]
     initiatives: list[dict] = field(default_factory=list)
-    digest: str = ""
+    datapackage: str = ""
 
 
 def _load_yaml(path: Path, problems: list[str]):
@@ -292,6 +293,12 @@ def load_dataset(root: Path) -> Dataset:
     regions = _load_csv(data / "regions.csv", RegionRowSchema(), problems, "data/regions.csv")
     aliases = _load_csv(data / "region_aliases.csv", AliasRowSchema(), problems, "data/region_aliases.csv")
     ds = Dataset(sources, seeds, kinds, themes, regions, aliases)
+    try:
+        ds.datapackage = (data / "datapackage.json").read_text(encoding="utf-8")
+        if not isinstance(json.loads(ds.datapackage).get("resources"), list):
+            problems.append("data/datapackage.json: resources: must be a list")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError) as exc:
+        problems.append(f"data/datapackage.json: cannot be read as a JSON object: {exc}")
 
     for t in themes:
         _check_span("data/themes.yaml", t["id"], "", t["source"], t["name_zh"], t["start"], t["end"], seeds, problems)

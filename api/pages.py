@@ -1,0 +1,236 @@
+"""Pages for people: the landing page (GET /) with server-drawn charts, and the bulk downloads under /downloads/."""
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from flask import Blueprint, Response, current_app, render_template, request
+from werkzeug.wsgi import wrap_file
+
+from . import queries
+from .catalog import LICENCE, TITLE_EN, TITLE_ZH
+from .db import get_db, get_snapshot
+from .errors import Problem
+from .http import csv_response, json_response
+
+bp = Blueprint("pages", __name__)
+HERE = Path(__file__).resolve().parent
+
+# Pages run no inline code; Swagger UI (flasgger's page) starts itself from an inline script and styles.
+PAGE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
+            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+SWAGGER_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+               "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+SWAGGER_PATHS = ("/apidocs", "/oauth2-redirect.html")
+
+
+@dataclass(frozen=True)
+class Download:
+    name: str
+    media_type: str
+    title_zh: str
+    title_en: str
+
+
+CSV = "text/csv; charset=utf-8; header=present"
+# The whitelist: nothing outside it is ever read, whatever the URL says.
+DOWNLOADS = {d.name: d for d in [
+    Download("initiatives.csv", CSV, "举措", "Initiatives, one row each (JSON columns kept as text)"),
+    Download("initiative_regions.csv", CSV, "举措与地区", "Which regions each initiative names, in order"),
+    Download("metrics.csv", CSV, "数据指标", "Figures the article reports, typed with units"),
+    Download("evidence.csv", CSV, "原文引语", "Verbatim quotes with offsets into the article"),
+    Download("regions.csv", CSV, "行政区划", "GB/T 2260 divisions with centroids"),
+    Download("region_aliases.csv", CSV, "旧行政区划代码", "Retired division codes and their successors"),
+    Download("kinds.csv", CSV, "举措类型", "Kinds of initiative"),
+    Download("themes.csv", CSV, "主题", "The article's themes"),
+    Download("sources.csv", CSV, "来源", "Source documents"),
+    Download("socialwork.db", "application/vnd.sqlite3", "SQLite 数据库", "The whole dataset as one SQLite file"),
+    Download("datapackage.json", "application/json", "数据包描述", "Frictionless Data Package descriptor"),
+]}
+
+EXAMPLES = [
+    ("/api/v1/initiatives?region=江苏&year=2025", "江苏省 2025 年的举措", "Jiangsu's initiatives in 2025"),
+    ("/api/v1/initiatives?kind=hotline", "热线类举措", "Initiatives of kind hotline"),
+    ("/api/v1/metrics?region=北京", "北京的数据指标", "Figures for Beijing"),
+    ("/api/v1/initiatives?q=驿站", "全文搜索“驿站”", "Full-text search for 驿站 (station)"),
+    ("/api/v1/initiatives?region=四川&format=csv", "四川省的举措（CSV 下载）", "Sichuan's initiatives as a CSV download"),
+    ("/api/v1/facets", "按省份、年份、类型统计", "Counts by province, year and kind"),
+]
+
+
+def href(url: str) -> str:
+    """A URL as it goes in an href: UTF-8 percent-encoded, query syntax kept."""
+    return quote(url, safe="/?=&,:")
+
+
+def strong_etag(version: str, *parts: str) -> str:
+    """The API's ETag shape: the dataset version, then a hash of what else the bytes depend on."""
+    return f'"{version}-{hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]}"'
+
+
+def not_modified(etag: str) -> Response | None:
+    """A 304 when If-None-Match already names this representation (weak comparison, as RFC 9110 asks)."""
+    if request.if_none_match.contains_weak(etag.strip('"')):
+        resp = Response(status=304)
+        resp.headers["ETag"] = etag
+        return resp
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def page_digest() -> str:
+    """The landing page's code, so a new template or stylesheet gets a new ETag under the same dataset."""
+    h = hashlib.sha256()
+    for path in (Path(__file__), HERE / "templates" / "index.html", HERE / "static" / "site.css",
+                 HERE / "static" / "favicon.svg"):
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+# ---------------------------------------------------------------- landing page
+
+BAR_ROW, CHART_W, LABEL_W, COUNT_W = 30, 400, 128, 34
+
+
+def chart(key: str, title_zh: str, title_en: str, bars: list[dict]) -> dict:
+    """Lay out a horizontal bar chart: each bar gets y, width and its segments' x and width, in viewBox units."""
+    top = 8
+    most = max((b["count"] for b in bars), default=0) or 1
+    span = CHART_W - LABEL_W - COUNT_W
+    for i, b in enumerate(bars):
+        b["y"] = top + i * BAR_ROW
+        b["width"] = round(span * b["count"] / most, 1)
+        x = LABEL_W
+        for seg in b.get("segments", []):
+            seg["x"], seg["width"] = round(x, 1), round(span * seg["count"] / most, 1)
+            x += span * seg["count"] / most
+    return {"key": key, "title_zh": title_zh, "title_en": title_en, "bars": bars, "width": CHART_W,
+            "height": top * 2 + BAR_ROW * len(bars), "label_w": LABEL_W, "total": sum(b["count"] for b in bars)}
+
+
+def charts(facets: dict) -> list[dict]:
+    national = sum(r["count"] for r in facets["scope"] if r["id"] == "national")
+    provinces = [{"label_zh": "全国", "label_en": "National", "code": "national", "count": national,
+                  "href": "/api/v1/initiatives?scope=national"}] if national else []
+    provinces += [{"label_zh": r["name_zh"], "label_en": r["name_en"], "code": r["code"], "count": r["count"],
+                   "href": f"/api/v1/initiatives?region={r['code']}"} for r in facets["province"]]
+    years: dict = {}
+    for r in facets["year"]:
+        bar = years.setdefault(r["year"], {
+            "label_zh": f"{r['year']} 年" if r["year"] is not None else "未知", "label_en": "" if r["year"] else "unknown",
+            "code": str(r["year"] or ""), "count": 0, "segments": [],
+            "href": f"/api/v1/initiatives?year={r['year']}" if r["year"] is not None else "/api/v1/initiatives"})
+        bar["count"] += r["count"]
+        bar["segments"].append({"basis": r["year_basis"], "count": r["count"]})
+    for bar in years.values():
+        # The article's own dates first, then the years inferred from the report.
+        bar["segments"].sort(key=lambda seg: seg["basis"] != "stated")
+    kinds = [{"label_zh": r["name_zh"], "label_en": r["name_en"], "code": r["id"], "count": r["count"],
+              "href": f"/api/v1/initiatives?kind={r['id']}"} for r in facets["kind"]]
+    return [
+        chart("province", "各省份的举措", "Initiatives by province", provinces),
+        chart("kind", "各类型的举措", "Initiatives by kind", kinds),
+        chart("year", "各年份的举措", "Initiatives by year", list(years.values())),
+    ]
+
+
+@bp.get("/")
+def index():
+    """The landing page: what the dataset is, its numbers as charts, and where to go next."""
+    snap = get_snapshot()
+    etag = strong_etag(snap.version, "/", page_digest())
+    hit = not_modified(etag)
+    if hit is not None:
+        return hit
+    conn = get_db()
+    facets = queries.facets(conn, queries.Filter())
+    html = render_template(
+        "index.html", title_zh=TITLE_ZH, title_en=TITLE_EN, version=snap.version, meta=queries.meta(conn),
+        licence=LICENCE, counts=queries.counts(conn), provinces=len(facets["province"]), total=facets["total"],
+        sources=queries.sources(conn), charts=charts(facets), href=href,
+        examples=EXAMPLES, downloads=DOWNLOADS.values())
+    resp = Response(html, mimetype="text/html")
+    resp.headers["ETag"] = etag
+    return resp
+
+
+# ---------------------------------------------------------------- downloads
+
+@bp.get("/downloads/")
+def downloads():
+    """List the bulk downloads as JSON."""
+    version = get_snapshot().version
+    etag = strong_etag(version, "/downloads/")
+    hit = not_modified(etag)
+    if hit is not None:
+        return hit
+    data = [{"name": d.name, "url": f"/downloads/{d.name}", "media_type": d.media_type,
+             "title_zh": d.title_zh, "title_en": d.title_en} for d in DOWNLOADS.values()]
+    return json_response({"data": data, "meta": {"version": version, "count": len(data)},
+                          "links": {"self": "/downloads/", "home": "/", "api": "/api/v1"}},
+                         headers={"ETag": etag})
+
+
+@bp.get("/downloads/<name>")
+def download(name: str):
+    """Send one whitelisted file: a table as CSV, the SQLite database, or datapackage.json."""
+    item = DOWNLOADS.get(name)
+    if item is None:
+        raise Problem(404, "not-found", f"There is no download called {name[:100]!r}. GET /downloads/ lists them.")
+    snap = get_snapshot()
+    etag = strong_etag(snap.version, "/downloads/" + name)
+    hit = not_modified(etag)
+    if hit is not None:
+        return hit
+    if name == "datapackage.json":
+        # The copy the build took into the database, so it always matches the version served.
+        resp = Response(queries.meta(get_db())["datapackage"], mimetype="application/json")
+    elif name == "socialwork.db":
+        resp = database_file(snap)
+    else:
+        columns, rows = queries.table_rows(get_db(), name.removesuffix(".csv"))
+        resp = csv_response(columns, rows, name)
+    resp.headers["Content-Type"] = item.media_type
+    resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    resp.headers["ETag"] = etag
+    resp.headers["Cache-Control"] = "public, max-age=300"
+    return resp
+
+
+def database_file(snap) -> Response:
+    """Stream the database file the request's snapshot reads from, opened once (a rebuild renames a new file over the path)."""
+    f = open(current_app.config["DATABASE"], "rb")
+    st = os.fstat(f.fileno())
+    if (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size) != snap.ident:
+        # Renamed over in the last second: the version in hand is not this file's.
+        f.close()
+        raise Problem(503, "service-unavailable", "The dataset is being replaced; try again in a moment.",
+                      headers={"Retry-After": "1"})
+    resp = Response(wrap_file(request.environ, f), mimetype="application/vnd.sqlite3", direct_passthrough=True)
+    resp.content_length = st.st_size
+    resp.last_modified = st.st_mtime
+    try:
+        resp.make_conditional(request, accept_ranges=True, complete_length=st.st_size)
+    except Exception:  # 416 for a range outside the file: nobody will read it, so close it now
+        f.close()
+        raise
+    return resp
+
+
+# ---------------------------------------------------------------- headers
+
+@bp.after_app_request
+def html_security_headers(resp: Response) -> Response:
+    """Every HTML page gets a Content-Security-Policy; Swagger UI's allows the inline code it is made of."""
+    if resp.mimetype == "text/html":
+        swagger = request.path.startswith(SWAGGER_PATHS)
+        resp.headers.setdefault("Content-Security-Policy", SWAGGER_CSP if swagger else PAGE_CSP)
+        resp.headers.setdefault("Referrer-Policy", "no-referrer")
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+    return resp

@@ -1,0 +1,299 @@
+"""The landing page and the bulk downloads as a client sees them: HTML, charts, links, files, ETags and traversal."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import sqlite3
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from api import create_app, db
+
+ROOT = Path(__file__).resolve().parent.parent
+EXTERNAL_LINKS = {"https://creativecommons.org/licenses/by/4.0/"}  # the licence; nothing else leaves the site
+
+
+class Page(HTMLParser):
+    """Collect what the tests look at: links, ids, charts with their bars, and the text of each bar's count."""
+
+    def __init__(self, html: str):
+        super().__init__(convert_charrefs=True)
+        self.links, self.ids, self.charts = [], set(), {}
+        self._chart = self._bar = self._count = None
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "id" in a:
+            self.ids.add(a["id"])
+        if tag in ("a", "link") and "href" in a:
+            self.links.append(a["href"])
+        if tag == "svg" and "data-chart" in a:
+            self._chart = self.charts[a["data-chart"]] = {"aria-label": a.get("aria-label"), "bars": []}
+        if tag == "g" and "bar" in a.get("class", "").split() and self._chart is not None:
+            self._bar = {"label": a["data-label"], "code": a["data-code"], "count": int(a["data-count"]), "text": None}
+            self._chart["bars"].append(self._bar)
+        if tag == "text" and a.get("class") == "count":
+            self._count = True
+
+    def handle_endtag(self, tag):
+        if tag == "svg":
+            self._chart = None
+        if tag == "text":
+            self._count = None
+
+    def handle_data(self, data):
+        if self._count and self._bar is not None:
+            self._bar["text"] = data.strip()
+
+
+def fetch(client, url, method="GET", **kw):
+    """One whole request: the body read and the response closed (file-backed bodies hold the file open until then)."""
+    resp = client.open(url, method=method, **kw)
+    resp.get_data()
+    resp.close()
+    return resp
+
+
+@pytest.fixture(scope="module")
+def landing(app):
+    resp = fetch(app.test_client(), "/")
+    return resp, Page(resp.get_data(as_text=True))
+
+
+@pytest.fixture(scope="module")
+def dataset(app):
+    return app.test_client().get("/api/v1").get_json()
+
+
+@pytest.fixture(scope="module")
+def facets(app):
+    return app.test_client().get("/api/v1/facets").get_json()["data"]
+
+
+# --- the landing page ---------------------------------------------------------------------------
+
+def test_landing_page_is_html_with_security_headers(landing):
+    resp, _ = landing
+    assert resp.status_code == 200
+    assert resp.mimetype == "text/html" and resp.mimetype_params["charset"] == "utf-8"
+    csp = resp.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert resp.headers["Cache-Control"] == "public, max-age=300"
+
+
+@pytest.mark.parametrize("text", [
+    '<html lang="zh-Hans">', '<meta name="viewport"', "中国社会工作举措开放数据", "China social-work initiatives",
+    "凝心聚力推动社会工作高质量发展", "新华社", "Xinhua News Agency", "2026-01-25", "CC BY 4.0",
+    "原文版权归新华社所有", "copyright stays",
+])
+def test_landing_page_says_what_the_dataset_is(landing, text):
+    assert text in landing[0].get_data(as_text=True)
+
+
+def test_landing_page_shows_the_version_and_counts_of_api_v1(landing, dataset):
+    _, page = landing
+    body = landing[0].get_data(as_text=True)
+    assert f'<code class="version">{dataset["version"]}</code>' in body
+    for element, key in [("count-initiatives", "initiatives"), ("count-regions", "regions_with_initiatives"),
+                         ("count-metrics", "metrics"), ("count-quotes", "quotes")]:
+        assert f'data-count="{dataset["counts"][key]}" id="{element}"' in body
+
+
+def _years(rows):
+    out: dict = {}
+    for r in rows:
+        out[r["year"]] = out.get(r["year"], 0) + r["count"]
+    return [(f"{y} 年", c) for y, c in out.items()]
+
+
+@pytest.mark.parametrize("chart, expected", [
+    ("province", lambda f: [("全国", sum(s["count"] for s in f["scope"] if s["id"] == "national"))]
+     + [(r["name_zh"], r["count"]) for r in f["province"]]),
+    ("kind", lambda f: [(r["name_zh"], r["count"]) for r in f["kind"]]),
+    ("year", lambda f: _years(f["year"])),
+])
+def test_charts_carry_the_facet_counts(landing, facets, chart, expected):
+    _, page = landing
+    drawn = page.charts[chart]
+    assert drawn["aria-label"]
+    assert [(b["label"], b["count"]) for b in drawn["bars"]] == expected(facets)
+    assert all(b["text"] == str(b["count"]) for b in drawn["bars"]), "each bar shows its count as SVG text"
+
+
+def test_every_link_on_the_landing_page_answers(landing, client):
+    _, page = landing
+    checked = 0
+    for href in page.links:
+        if href.startswith("#"):
+            assert href[1:] in page.ids, href
+        elif urlsplit(href).scheme:
+            assert href in EXTERNAL_LINKS, f"a link leaves the site: {href}"
+        else:
+            resp = fetch(client, href)
+            assert resp.status_code == 200, (href, resp.status_code, resp.get_data(as_text=True)[:200])
+            checked += 1
+    assert checked >= 30  # nav, examples, every bar, every download
+
+
+def test_swagger_ui_gets_a_policy_that_lets_it_run(client):
+    resp = fetch(client, "/apidocs/")
+    assert resp.status_code == 200 and resp.mimetype == "text/html"
+    csp = resp.headers["Content-Security-Policy"]
+    assert "script-src 'self' 'unsafe-inline'" in csp and "connect-src 'self'" in csp and "img-src 'self' data:" in csp
+
+
+def test_the_stylesheet_and_icon_are_served_locally(landing, client):
+    _, page = landing
+    local = [h for h in page.links if h.startswith("/static/")]
+    assert {"/static/site.css", "/static/favicon.svg"} <= set(local)
+    css = fetch(client, "/static/site.css").get_data(as_text=True)
+    assert "@import" not in css and "url(" not in css, "the stylesheet loads nothing else"
+    assert '"WenQuanYi Zen Hei"' in css and '"Noto Sans CJK SC"' in css, "CJK fonts in the stack"
+
+
+# --- conditional requests -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("url", ["/", "/downloads/", "/downloads/initiatives.csv", "/downloads/socialwork.db",
+                                 "/downloads/datapackage.json"])
+def test_etag_and_304(client, url):
+    first = fetch(client, url)
+    etag = first.headers["ETag"]
+    assert etag.startswith('"') and not etag.startswith('W/')
+    assert fetch(client, url).headers["ETag"] == etag, "the same bytes carry the same tag"
+    again = fetch(client, url, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.get_data() == b"" and again.headers["ETag"] == etag
+    assert fetch(client, url, headers={"If-None-Match": '"something-else"'}).status_code == 200
+    head = fetch(client, url, "HEAD")
+    assert head.status_code == 200 and head.get_data() == b"" and head.headers["ETag"] == etag
+
+
+def test_etags_differ_between_files(client):
+    tags = {fetch(client, f"/downloads/{n}").headers["ETag"] for n in ("initiatives.csv", "kinds.csv", "socialwork.db")}
+    assert len(tags) == 3
+
+
+# --- bulk downloads -----------------------------------------------------------------------------
+
+def _count(path):
+    return lambda c: c.get("/api/v1").get_json()["counts"][path]
+
+
+CSV_TABLES = [
+    # (file, a column its header must have, how the API counts its rows)
+    ("initiatives.csv", "id", _count("initiatives")),
+    ("metrics.csv", "value", _count("metrics")),
+    ("evidence.csv", "quote", _count("quotes")),
+    ("regions.csv", "code", _count("regions")),
+    ("sources.csv", "publisher_zh", _count("sources")),
+    ("kinds.csv", "name_zh", lambda c: c.get("/api/v1/kinds").get_json()["meta"]["total"]),
+    ("themes.csv", "name_zh", lambda c: c.get("/api/v1/themes").get_json()["meta"]["total"]),
+    ("initiative_regions.csv", "region_code",
+     lambda c: sum(len(r["regions"]) for r in c.get("/api/v1/initiatives?limit=200").get_json()["data"])),
+    ("region_aliases.csv", "successor_code",
+     lambda c: len(list(csv.DictReader(io.StringIO((ROOT / "data" / "region_aliases.csv").read_text(encoding="utf-8")))))),
+]
+
+
+@pytest.mark.parametrize("name, column, expected_rows", CSV_TABLES, ids=[t[0] for t in CSV_TABLES])
+def test_csv_downloads(client, name, column, expected_rows):
+    resp = fetch(client, f"/downloads/{name}")
+    assert resp.status_code == 200
+    assert resp.mimetype == "text/csv" and resp.mimetype_params["charset"] == "utf-8"
+    assert resp.headers["Content-Disposition"] == f'attachment; filename="{name}"'
+    assert resp.headers["Access-Control-Allow-Origin"] == "*"
+    assert resp.headers["Cache-Control"] == "public, max-age=300"
+    rows = list(csv.reader(io.StringIO(resp.get_data(as_text=True))))
+    assert column in rows[0]
+    assert len(rows) - 1 == expected_rows(client) > 0
+
+
+def test_the_database_file_is_the_one_the_api_reads(client, built_db, tmp_path, dataset):
+    resp = fetch(client, "/downloads/socialwork.db")
+    assert resp.status_code == 200 and resp.mimetype == "application/vnd.sqlite3"
+    assert resp.headers["Content-Disposition"] == 'attachment; filename="socialwork.db"'
+    assert int(resp.headers["Content-Length"]) == built_db.stat().st_size
+    data = resp.get_data()
+    assert data == built_db.read_bytes()
+    copy = tmp_path / "downloaded.db"
+    copy.write_bytes(data)
+    with sqlite3.connect(copy) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0] == dataset["version"]
+        assert conn.execute("SELECT count(*) FROM initiatives").fetchone()[0] == dataset["counts"]["initiatives"]
+
+
+def test_the_database_file_answers_byte_ranges(client, built_db):
+    resp = fetch(client, "/downloads/socialwork.db", headers={"Range": "bytes=0-15"})
+    assert resp.status_code == 206 and resp.get_data() == b"SQLite format 3\x00"
+
+
+def test_datapackage_json(client):
+    resp = fetch(client, "/downloads/datapackage.json")
+    assert resp.status_code == 200 and resp.mimetype == "application/json"
+    assert resp.headers["Content-Disposition"] == 'attachment; filename="datapackage.json"'
+    assert resp.get_json() == json.loads((ROOT / "data" / "datapackage.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("url", ["/downloads/", "/downloads"])
+def test_the_download_list(client, url):
+    resp = fetch(client, url)
+    assert resp.status_code == 200 and resp.mimetype == "application/json"
+    listed = resp.get_json()["data"]
+    assert sorted(d["name"] for d in listed) == sorted([t[0] for t in CSV_TABLES] + ["socialwork.db", "datapackage.json"])
+    for d in listed:
+        file = fetch(client, d["url"], "HEAD")
+        assert file.status_code == 200, d
+        assert file.headers["Content-Type"] == d["media_type"]
+
+
+@pytest.mark.parametrize("url", [
+    "/downloads/../api/__init__.py",
+    "/downloads/%2e%2e/api/__init__.py",
+    "/downloads/%2e%2e",
+    "/downloads/..%2fapi%2f__init__.py",
+    "/downloads/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "/downloads/..%5c..%5capi%5c__init__.py",
+    "/downloads/%252e%252e%252fapi%252f__init__.py",
+    "/downloads/.env",
+    "/downloads/meta.csv",
+    "/downloads/sqlite_master.csv",
+    "/downloads/initiatives_fts.csv",
+    "/downloads/Initiatives.CSV",
+    "/downloads/socialwork.db-journal",
+    "/downloads/datapackage.json%00.csv",
+    "/downloads/initiatives.csv/../socialwork.db",
+])
+def test_only_whitelisted_names_are_served(client, url):
+    resp = fetch(client, url)
+    assert resp.status_code == 404, (url, resp.status_code)
+    assert resp.mimetype == "application/problem+json"
+    body = resp.get_data()
+    assert b"SQLite format" not in body and b"import" not in body and b"root:" not in body
+
+
+# --- a rebuild while downloading ----------------------------------------------------------------
+
+def test_a_download_never_mixes_a_version_with_another_file(built_db, tmp_path, monkeypatch):
+    """Until the snapshot sees a rebuilt file the .db download refuses (503, Retry-After); after, it serves the new file."""
+    path = tmp_path / "socialwork.db"
+    shutil.copy(built_db, path)
+    client = create_app({"DATABASE": str(path), "TESTING": True}).test_client()
+    assert fetch(client, "/downloads/socialwork.db").status_code == 200
+    fresh = tmp_path / "fresh.db"
+    shutil.copy(built_db, fresh)
+    os.utime(fresh, ns=(path.stat().st_mtime_ns + 10**9,) * 2)
+    os.replace(fresh, path)  # what the build does: a new file renamed over the old one
+    monkeypatch.setattr(db, "RECHECK_SECONDS", 3600.0)
+    resp = fetch(client, "/downloads/socialwork.db")
+    assert resp.status_code == 503 and resp.headers["Retry-After"] == "1"
+    monkeypatch.setattr(db, "RECHECK_SECONDS", 0.0)
+    resp = fetch(client, "/downloads/socialwork.db")
+    assert resp.status_code == 200 and resp.get_data() == path.read_bytes()
