@@ -15,7 +15,7 @@ import sqlite_utils
 
 from .validate import Dataset, load_dataset
 
-SCHEMA_VERSION = 1  # bump when the table layout changes, so the dataset version changes with it
+SCHEMA_VERSION = 2  # bump when the table layout changes, so the dataset version changes with it
 
 _ZH_SUFFIXES = sorted(
     ["省", "市", "自治区", "壮族自治区", "回族自治区", "维吾尔自治区", "特别行政区", "地区", "盟", "自治州",
@@ -120,14 +120,14 @@ def write_database(ds: Dataset, path: Path, version: str) -> dict:
 
     db["initiatives"].create({
         "n": int, "id": str, "source_id": str, "name_zh": str, "name_en": str, "kind": str, "theme": str,
-        "scope": str, "year": int, "year_basis": str, "date": str, "date_note_zh": str, "date_note_en": str,
+        "scope": str, "year": int, "year_key": int, "year_basis": str, "date": str, "date_note_zh": str, "date_note_en": str,
         "place_zh": str, "place_en": str, "summary_zh": str, "summary_en": str, "organisations": str,
         "region_codes": str, "metric_count": int,
     }, pk="n")
     db["initiatives"].insert_all({
         "n": number[r["id"]], "id": r["id"], "source_id": r["evidence"][0]["source"],
         "name_zh": r["name_zh"], "name_en": r["name_en"], "kind": r["kind"], "theme": r["theme"],
-        "scope": r["scope"], "year": r["year"], "year_basis": r["year_basis"], "date": r.get("date"),
+        "scope": r["scope"], "year": r["year"], "year_key": r["year"] or 0, "year_basis": r["year_basis"], "date": r.get("date"),
         "date_note_zh": r.get("date_note_zh"), "date_note_en": r.get("date_note_en"),
         "place_zh": r.get("place_zh"), "place_en": r.get("place_en"),
         "summary_zh": r["summary_zh"], "summary_en": r["summary_en"],
@@ -135,7 +135,8 @@ def write_database(ds: Dataset, path: Path, version: str) -> dict:
         "region_codes": ",".join(r["regions"]), "metric_count": len(r["metrics"]),
     } for r in initiatives)
     db["initiatives"].create_index(["id"], unique=True)
-    for col in ("year", "kind", "theme", "scope", "name_en", "name_zh"):
+    # year_key is year with 0 for "unknown": sortable and indexable without NULL handling.
+    for col in ("year_key", "kind", "theme", "scope", "name_en", "name_zh"):
         db["initiatives"].create_index([col, "n"])
     db["initiatives"].enable_fts(["name_zh", "name_en", "summary_zh", "summary_en"], tokenize="trigram")
 
@@ -143,11 +144,14 @@ def write_database(ds: Dataset, path: Path, version: str) -> dict:
                                     pk=("initiative_n", "ord"))
     db["initiative_regions"].insert_all({"initiative_n": number[r["id"]], "ord": i, "region_code": c}
                                         for r in initiatives for i, c in enumerate(r["regions"]))
-    # One row per (region or any region above it, initiative): "everything inside 四川" is one index range.
-    db["initiative_area"].create({"ancestor_code": str, "initiative_n": int},
-                                 pk=("ancestor_code", "initiative_n"))
-    db["initiative_area"].insert_all({"ancestor_code": code, "initiative_n": n}
+    # One row per (region or any region above it, initiative), with the initiative's year_key:
+    # "everything inside 四川 in 2025, in id order" is one index range read in order.
+    year_key = {number[r["id"]]: r["year"] or 0 for r in initiatives}
+    db["initiative_area"].create({"ancestor_code": str, "year_key": int, "initiative_n": int},
+                                 pk=("ancestor_code", "year_key", "initiative_n"))
+    db["initiative_area"].insert_all({"ancestor_code": code, "year_key": year_key[n], "initiative_n": n}
                                      for code, ns in sorted(area.items()) for n in sorted(ns))
+    db["initiative_area"].create_index(["ancestor_code", "initiative_n"])
     db["initiative_area"].create_index(["initiative_n"])
 
     db["metrics"].create({

@@ -7,15 +7,17 @@ import sqlite3
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-# Sortable fields -> SQL expressions. A sort key reaches SQL only through this map.
+# Sortable fields -> SQL expressions. A sort key reaches SQL only through these maps.
+# "id" and "year" name the driving table's columns (see _initiative_source): the build numbers
+# initiatives (n) in id order, so ORDER BY n is ORDER BY id and can be read straight off an index.
 INITIATIVE_SORTS = {
-    "id": "i.id", "year": "ifnull(i.year, -1)", "name_en": "i.name_en", "name_zh": "i.name_zh",
+    "id": "{n}", "year": "{year}", "name_en": "i.name_en", "name_zh": "i.name_zh",
     "kind": "i.kind", "theme": "i.theme", "scope": "i.scope",
 }
-METRIC_SORTS = {"value": "m.value", "year": "ifnull(m.year, -1)", "initiative": "i.id", "unit": "m.unit"}
+METRIC_SORTS = {"value": "m.value", "year": "ifnull(m.year, 0)", "initiative": "i.n", "unit": "m.unit"}
 REGION_SORTS = {"code": "r.code", "name_en": "r.name_en", "name_zh": "r.name_zh",
                 "initiative_count": "r.initiative_count", "level": "r.depth"}
-TIEBREAK = {"initiatives": "i.n", "metrics": "m.n", "regions": "r.code"}
+TIEBREAK = {"initiatives": "{n}", "metrics": "m.n", "regions": "r.code"}
 COUNT_CAP = 10_000  # beyond this, meta.total is reported as a lower bound instead of counted
 
 
@@ -44,7 +46,7 @@ def fts_phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def initiative_conditions(f: Filter, params: list, year_col: str = "i.year") -> list[str]:
+def initiative_conditions(f: Filter, params: list, year_col: str = "i.year_key") -> list[str]:
     conds = []
     if f.regions:
         conds.append("i.n IN (SELECT initiative_n FROM initiative_area WHERE " + _in("ancestor_code", f.regions, params) + ")")
@@ -93,14 +95,20 @@ class Page:
     last_key: list | None
 
 
-def _page(conn, resource, select, from_where, params, conds, sort, limit, after, backwards):
-    """Run one keyset page. sort: [(field, 'asc'|'desc')]; after: key values of the row to start after."""
+def _page(conn, resource, select, from_where, params, conds, sort, limit, after, backwards, columns=None, distinct=False):
+    """Run one keyset page. sort: [(field, 'asc'|'desc')]; after: key values of the row to start after.
+
+    columns fills the {n}/{year} placeholders of the sort expressions with the driving table's columns.
+    """
     sorts = {"initiatives": INITIATIVE_SORTS, "metrics": METRIC_SORTS, "regions": REGION_SORTS}[resource]
-    exprs = [sorts[name] for name, _ in sort] + [TIEBREAK[resource]]
-    dirs = [d for _, d in sort] + ["asc"]
+    columns = columns or {}
+    exprs = [e.format(**columns) for e in [sorts[name] for name, _ in sort] + [TIEBREAK[resource]]]
+    # The tie-breaker runs in the last key's direction, so an index on (key, n) serves both directions.
+    dirs = [d for _, d in sort] + [sort[-1][1]]
     count_params = list(params)
     where = list(conds)
-    count_sql = f"SELECT count(*) FROM (SELECT 1 {from_where}{' WHERE ' + ' AND '.join(where) if where else ''} LIMIT {COUNT_CAP + 1})"
+    one = "DISTINCT " + exprs[-1] if distinct else "1"
+    count_sql = f"SELECT count(*) FROM (SELECT {one} {from_where}{' WHERE ' + ' AND '.join(where) if where else ''} LIMIT {COUNT_CAP + 1})"
     total = conn.execute(count_sql, count_params).fetchone()[0]
     page_params = list(params)
     run_dirs = [("desc" if d == "asc" else "asc") if backwards else d for d in dirs]
@@ -108,8 +116,8 @@ def _page(conn, resource, select, from_where, params, conds, sort, limit, after,
         where.append(keyset(exprs, run_dirs, after, page_params))
     order = ", ".join(f"{e} {d.upper()}" for e, d in zip(exprs, run_dirs))
     key_cols = ", ".join(f"{e} AS k{j}" for j, e in enumerate(exprs))
-    sql = (f"SELECT {select}, {key_cols} {from_where}{' WHERE ' + ' AND '.join(where) if where else ''} "
-           f"ORDER BY {order} LIMIT ?")
+    sql = (f"SELECT {'DISTINCT ' if distinct else ''}{select}, {key_cols} {from_where}"
+           f"{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY {order} LIMIT ?")
     page_params.append(limit + 1)
     rows = conn.execute(sql, page_params).fetchall()
     has_more = len(rows) > limit
@@ -121,10 +129,47 @@ def _page(conn, resource, select, from_where, params, conds, sort, limit, after,
                 keys[0] if keys else None, keys[-1] if keys else None)
 
 
+def _initiative_source(f: Filter, params: list) -> tuple[str, dict, list[str], bool]:
+    """Choose the table that drives the query, so the first page is an ordered index range, not a sort.
+
+    A region filter reads initiative_area (ancestor_code, year_key, n); a search reads the FTS
+    index in rowid order; otherwise initiatives itself. Returns (FROM clause, columns for the
+    {n}/{year} sort placeholders, conditions, whether rows may repeat).
+    """
+    conds: list[str] = []
+    rest = Filter(**{**f.__dict__, "regions": []})
+    if f.regions:
+        source = "FROM initiative_area a JOIN initiatives i ON i.n = a.initiative_n"
+        columns = {"n": "a.initiative_n", "year": "a.year_key"}
+        conds.append(_in("a.ancestor_code", f.regions, params))
+        # the year condition on the driving table keeps the index range tight
+        rest.year_from = rest.year_to = None
+        if f.year_from is not None:
+            conds.append("a.year_key >= ?")
+            params.append(f.year_from)
+        if f.year_to is not None:
+            conds.append("a.year_key <= ?")
+            params.append(f.year_to)
+        distinct = len(f.regions) > 1
+    elif any(len(t) >= 3 for t in f.terms):
+        term = next(t for t in f.terms if len(t) >= 3)
+        source = "FROM initiatives_fts JOIN initiatives i ON i.n = initiatives_fts.rowid"
+        columns = {"n": "initiatives_fts.rowid", "year": "i.year_key"}
+        conds.append("initiatives_fts MATCH ?")
+        params.append(fts_phrase(term))
+        rest.terms = [t for t in f.terms if t != term]
+        distinct = False
+    else:
+        source, columns, distinct = "FROM initiatives i", {"n": "i.n", "year": "i.year_key"}, False
+    conds += initiative_conditions(rest, params, year_col="i.year_key")
+    return source, columns, conds, distinct
+
+
 def list_initiatives(conn, f: Filter, sort, limit, after=None, backwards=False) -> Page:
     params: list = []
-    conds = initiative_conditions(f, params)
-    return _page(conn, "initiatives", "i.*", "FROM initiatives i", params, conds, sort, limit, after, backwards)
+    source, columns, conds, distinct = _initiative_source(f, params)
+    return _page(conn, "initiatives", "i.*", source, params, conds, sort, limit, after, backwards,
+                 columns=columns, distinct=distinct)
 
 
 def iter_initiatives(conn, f: Filter, sort, batch=500):
@@ -239,7 +284,7 @@ def list_regions(conn, levels, parent, key_prefix, has_initiatives, sort, limit,
 
 def list_metrics(conn, f: Filter, sort, limit, after=None, backwards=False) -> Page:
     params: list = []
-    conds = initiative_conditions(f, params, year_col="m.year")
+    conds = initiative_conditions(f, params, year_col="ifnull(m.year, 0)")
     if f.units:
         conds.append(_in("m.unit", f.units, params))
     select = "m.*, i.id AS initiative_id, i.name_zh AS initiative_name_zh, i.name_en AS initiative_name_en, i.region_codes"
