@@ -5,6 +5,7 @@ from flask import Blueprint, request
 
 from . import queries, schemas
 from .db import get_db, get_snapshot
+from .errors import DESCRIPTIONS, PROBLEM_BASE, TITLES, Problem
 from .filters import to_filter
 from .http import csv_response, json_response, representation
 
@@ -30,7 +31,8 @@ def root(fmt):
                      "publisher_en": s["publisher_en"], "published": s["published"]} for s in queries.sources(conn)],
         "links": {"initiatives": "/api/v1/initiatives", "regions": "/api/v1/regions", "metrics": "/api/v1/metrics",
                   "facets": "/api/v1/facets", "kinds": "/api/v1/kinds", "themes": "/api/v1/themes",
-                  "sources": "/api/v1/sources", "openapi": "/openapi.yaml", "docs": "/apidocs/"},
+                  "sources": "/api/v1/sources", "problems": "/api/v1/problems", "openapi": "/openapi.yaml",
+                  "docs": "/apidocs/"},
     })
 
 
@@ -81,3 +83,28 @@ def facets(fmt):
     return json_response({"data": {k: [dict(r) for r in rows] for k, rows in result.items()},
                           "meta": {"total": total, "regions": resolved},
                           "links": {"self": request.full_path.rstrip("?"), "initiatives": "/api/v1/initiatives" + request.full_path[len(request.path):].rstrip("?")}})
+
+
+def _problem_type(kind: str) -> dict:
+    status, description = DESCRIPTIONS[kind]
+    return {"type": PROBLEM_BASE + kind, "id": kind, "title": TITLES[kind], "status": status, "description": description}
+
+
+@bp.get("/problems")
+@representation("json")
+def problem_types(fmt):
+    """List the problem types errors refer to."""
+    schemas.parse(ROOT_ARGS, request.args)
+    data = [_problem_type(k) for k in sorted(DESCRIPTIONS)]
+    return json_response({"data": data, "meta": {"total": len(data), "total_exact": True, "count": len(data)},
+                          "links": {"self": "/api/v1/problems"}})
+
+
+@bp.get("/problems/<string:kind>")
+@representation("json")
+def problem_type(kind, fmt):
+    """Describe one problem type: what it means and what to do."""
+    schemas.parse(ROOT_ARGS, request.args)
+    if kind not in DESCRIPTIONS:
+        raise Problem(404, "not-found", f"There is no problem type {kind[:100]!r}. GET /api/v1/problems lists them.")
+    return json_response(_problem_type(kind))

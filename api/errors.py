@@ -27,6 +27,22 @@ TITLES = {
     "internal-error": "Internal server error",
 }
 PROBLEM_TYPES = sorted(TITLES)
+# What each problem type means and what to do about it: served at /api/v1/problems/{type}.
+DESCRIPTIONS = {
+    "invalid-parameter": (400, "A query parameter has a value the API does not accept. `errors` names the parameter and says what is allowed."),
+    "unknown-parameter": (400, "The request has a query parameter this route does not know, often a typo. `allowed` lists the parameters it accepts."),
+    "unknown-region": (400, "`region` is neither a GB/T 2260 code nor the name of a division. `suggestions` lists close matches with their codes."),
+    "ambiguous-region": (400, "`region` names several divisions (朝阳 is four). `candidates` lists them with codes: ask again with one code."),
+    "invalid-cursor": (400, "`cursor` was not issued by this API, or was issued for another query. Follow links.next/prev, or start again without it."),
+    "not-found": (404, "There is no resource at this address: an unknown initiative id, region code, download name or path."),
+    "method-not-allowed": (405, "The API is read-only: only GET, HEAD and OPTIONS are allowed. See the Allow header."),
+    "not-acceptable": (406, "The Accept header asks for a media type this resource is not available in. Use format= or one of the offered types."),
+    "query-timeout": (503, "The query took longer than the server allows and was stopped. Narrow the filters, or retry after Retry-After seconds."),
+    "service-unavailable": (503, "The dataset is not available at this moment (not built yet, or being replaced). Retry after Retry-After seconds."),
+    "request-too-large": (413, "The request line, a header or the body is larger than the server accepts."),
+    "bad-request": (400, "The request is malformed in a way no more specific type describes."),
+    "internal-error": (500, "The server failed to answer. Nothing about the failure is disclosed; it has been logged."),
+}
 
 
 class Problem(Exception):
@@ -73,6 +89,8 @@ def _http(exc: HTTPException):
         return exc
     kind = _HTTP_KINDS.get(exc.code, "bad-request" if exc.code < 500 else "internal-error")
     headers = {k: v for k, v in exc.get_headers() if k.lower() in ("allow", "retry-after")}
+    if "Allow" in headers:  # werkzeug's order varies between processes; clients and caches deserve one
+        headers["Allow"] = ", ".join(sorted(m.strip() for m in headers["Allow"].split(",")))
     detail = exc.description or ""
     if exc.code == 405:
         detail = f"{request.method} is not allowed here; this is a read-only API. Allowed: {headers.get('Allow', 'GET, HEAD, OPTIONS')}."

@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
+from .http import matches
+
 MAX_BYTES = 32 * 1024 * 1024   # per worker process, bodies plus a rough allowance for headers
 MAX_ENTRY = 256 * 1024         # larger bodies (big CSV exports) are always produced afresh
 ENTRY_OVERHEAD = 512
@@ -45,7 +47,7 @@ class FastPath:
             self.hits += 1
             etag, headers, body, not_modified_headers = entry
             inm = environ.get("HTTP_IF_NONE_MATCH")
-            if inm and etag in (t.strip() for t in inm.split(",")):
+            if inm and matches(inm, etag):
                 start_response("304 NOT MODIFIED", not_modified_headers)
                 return []
             start_response("200 OK", headers)

@@ -51,11 +51,15 @@ def representation(*formats: str):
             fmt = negotiate(formats)
             snap = get_snapshot()
             etag = etag_for(snap.version, fmt)
-            if etag in _if_none_match():
-                resp = Response(status=304)
-                resp.headers["ETag"] = etag
-                return resp
+            inm = request.headers.get("If-None-Match", "")
+            # A tag this API issued proves the request was valid, so it is answered before any work;
+            # * only once the view has shown that a representation exists.
+            if matches(inm, etag, star=False):
+                return not_modified(etag)
             resp = view(fmt=fmt, **kwargs)
+            if inm and resp.status_code == 200 and matches(inm, etag):
+                resp.close()
+                return not_modified(etag)
             resp.headers["ETag"] = etag
             return resp
         inner.formats = formats
@@ -63,9 +67,19 @@ def representation(*formats: str):
     return wrap
 
 
-def _if_none_match() -> set[str]:
-    raw = request.headers.get("If-None-Match", "")
-    return {t.strip() for t in raw.split(",")} if raw else set()
+def matches(if_none_match: str, etag: str, star: bool = True) -> bool:
+    """RFC 9110 If-None-Match: weak comparison (W/"x" matches "x"); * matches when a representation exists."""
+    for tag in if_none_match.split(","):
+        tag = tag.strip()
+        if (star and tag == "*") or tag == etag or tag.removeprefix("W/") == etag:
+            return True
+    return False
+
+
+def not_modified(etag: str) -> Response:
+    resp = Response(status=304)
+    resp.headers["ETag"] = etag
+    return resp
 
 
 def json_response(body, status=200, media="application/json", headers=None) -> Response:

@@ -292,3 +292,33 @@ def test_a_query_past_the_time_limit_is_503_and_the_worker_keeps_serving(built_d
     assert resp.get_json()["type"].endswith("/query-timeout") and int(resp.headers["Retry-After"]) > 0
     fast = create_app({"DATABASE": str(built_db)}).test_client()
     assert fast.get(API + "/initiatives?q=社会工作").status_code == 200
+
+
+@pytest.mark.parametrize("url", ["/initiatives?region=四川", "/kinds", ""])
+def test_weak_and_star_if_none_match_revalidate(client, built_db, url):
+    from api import create_app
+
+    etag = client.get(API + url).headers["ETag"]
+    assert client.get(API + url, headers={"If-None-Match": "W/" + etag}).status_code == 304
+    assert client.get(API + url, headers={"If-None-Match": f'"other", {etag}'}).status_code == 304
+    for fresh in (client, create_app({"DATABASE": str(built_db)}).test_client()):  # stored answer, and first sight
+        resp = fresh.get(API + url, headers={"If-None-Match": "*"})
+        assert resp.status_code == 304 and resp.headers["ETag"] == etag
+
+
+def test_star_does_not_hide_a_bad_request(client):
+    resp = client.get(API + "/initiatives?region=Atlantis", headers={"If-None-Match": "*"})
+    assert resp.status_code == 400
+
+
+def test_allow_header_is_in_a_stable_order(client):
+    assert client.post(API + "/initiatives").headers["Allow"] == "GET, HEAD, OPTIONS"
+
+
+def test_every_problem_type_is_documented_at_its_address(client):
+    listed = client.get(API + "/problems").get_json()["data"]
+    assert {p["id"] for p in listed} >= {"invalid-parameter", "unknown-region", "ambiguous-region", "query-timeout"}
+    problem = client.get(API + "/initiatives?region=朝阳").get_json()
+    doc = client.get(problem["type"])
+    assert doc.status_code == 200 and doc.get_json()["status"] == 400 and "candidates" in doc.get_json()["description"]
+    assert client.get(API + "/problems/nope").status_code == 404
