@@ -9,6 +9,7 @@ import re
 import sqlite3
 import tempfile
 import unicodedata
+from collections import Counter
 from pathlib import Path
 
 import sqlite_utils
@@ -72,6 +73,17 @@ def _chain(code: str, parent: dict[str, str]) -> list[str]:
     return out
 
 
+def dataset_counts(ds: Dataset, initiatives: list[dict]) -> dict[str, int]:
+    return {
+        "initiatives": len(initiatives),
+        "metrics": sum(len(r["metrics"]) for r in initiatives),
+        "quotes": sum(len(r["evidence"]) for r in initiatives),
+        "regions_with_initiatives": len({c for r in initiatives for c in r["regions"]}),
+        "regions": len(ds.regions),
+        "sources": len(ds.sources),
+    }
+
+
 def write_database(ds: Dataset, path: Path, version: str) -> dict:
     """Write ds into a new SQLite file at path. Returns the counts."""
     db = sqlite_utils.Database(sqlite3.connect(path))
@@ -95,9 +107,13 @@ def write_database(ds: Dataset, path: Path, version: str) -> dict:
         # Served at /downloads/datapackage.json: part of the dataset version like everything else.
         {"key": "datapackage", "value": ds.datapackage},
     ], pk="key")
-    db["sources"].insert_all(({**s, "published": str(s["published"])} for s in ds.sources), pk="id")
-    db["kinds"].insert_all(({**k, "ord": i} for i, k in enumerate(ds.kinds)), pk="id")
-    db["themes"].insert_all(ds.themes, pk="id")
+    # Counts are facts of the build: computed once here, never by a request scanning the tables.
+    per = {key: Counter(f(r) for r in initiatives) for key, f in
+           (("source", lambda r: r["evidence"][0]["source"]), ("kind", lambda r: r["kind"]), ("theme", lambda r: r["theme"]))}
+    db["sources"].insert_all(({**s, "published": str(s["published"]), "initiative_count": per["source"][s["id"]]}
+                              for s in ds.sources), pk="id")
+    db["kinds"].insert_all(({**k, "ord": i, "initiative_count": per["kind"][k["id"]]} for i, k in enumerate(ds.kinds)), pk="id")
+    db["themes"].insert_all(({**t, "initiative_count": per["theme"][t["id"]]} for t in ds.themes), pk="id")
 
     db["regions"].create({
         "code": str, "name_zh": str, "name_en": str, "level": str, "parent_code": str, "province_code": str,
@@ -171,13 +187,8 @@ def write_database(ds: Dataset, path: Path, version: str) -> dict:
     db["evidence"].create_index(["initiative_n", "ord"])
     db.conn.execute("ANALYZE")
     db.conn.commit()
-    counts = {
-        "initiatives": len(initiatives),
-        "regions": len(ds.regions),
-        "regions_with_initiatives": len({c for r in initiatives for c in r["regions"]}),
-        "metrics": sum(len(r["metrics"]) for r in initiatives),
-        "quotes": sum(len(r["evidence"]) for r in initiatives),
-    }
+    counts = dataset_counts(ds, initiatives)
+    db["meta"].insert({"key": "counts", "value": json.dumps(counts)})
     db.conn.execute("VACUUM")
     db.conn.close()
     return counts

@@ -23,6 +23,7 @@ TITLES = {
     "query-timeout": "Query took too long",
     "service-unavailable": "Service unavailable",
     "request-too-large": "Request too large",
+    "rate-limited": "Too many requests",
     "bad-request": "Bad request",
     "internal-error": "Internal server error",
 }
@@ -40,6 +41,8 @@ DESCRIPTIONS = {
     "query-timeout": (503, "The query took longer than the server allows and was stopped. Narrow the filters, or retry after Retry-After seconds."),
     "service-unavailable": (503, "The dataset is not available at this moment (not built yet, or being replaced). Retry after Retry-After seconds."),
     "request-too-large": (413, "The request line, a header or the body is larger than the server accepts."),
+    "rate-limited": (429, "This client sent more requests than the front proxy allows per second. Wait Retry-After seconds; "
+                          "bulk users can download the whole dataset from /downloads/ instead."),
     "bad-request": (400, "The request is malformed in a way no more specific type describes."),
     "internal-error": (500, "The server failed to answer. Nothing about the failure is disclosed; it has been logged."),
 }

@@ -113,14 +113,21 @@ def csv_response(columns: list[str], rows, filename: str) -> Response:
 def stream(chunks):
     """Iterate chunks after the view has returned, each step under its own time limit.
 
-    An export is long by nature, so the request's one deadline would cut it off; instead every
-    step (one batch of rows) gets QUERY_TIMEOUT. No request context is needed while streaming:
-    the snapshot is captured here and stays open for this worker until the response is done.
+    The first chunk (which has run the first batch's query) is computed here, inside the view
+    and under the request's deadline: a query that is too slow is then an ordinary 503 before
+    any byte is sent. An export is long by nature, so each later step (one batch of rows) gets
+    QUERY_TIMEOUT of its own; one that still runs out can only cut the stream short.
+    No request context is needed while streaming: the snapshot is captured here and stays open
+    for this worker until the response is done.
     """
     snap, timeout = get_snapshot(), current_app.config["QUERY_TIMEOUT"]
+    chunks = iter(chunks)
+    first = next(chunks, None)
 
     def bounded():
         try:
+            if first is not None:
+                yield first
             while True:
                 snap.deadline = time.monotonic() + timeout
                 try:

@@ -66,9 +66,11 @@ def export(conn, f, sort, fmt) -> Response:
                             "initiatives.csv")
 
     def geojson():
-        yield '{"type":"FeatureCollection","features":['
-        for i, (row, regs) in enumerate(with_regions()):
-            yield ("," if i else "") + json.dumps(rep.initiative_feature(row, regs), ensure_ascii=False)
+        features = (json.dumps(rep.initiative_feature(row, regs), ensure_ascii=False) for row, regs in with_regions())
+        first = next(features, None)  # the first chunk carries the first batch's query (see http.stream)
+        yield '{"type":"FeatureCollection","features":[' + (first or "")
+        for feature in features:
+            yield "," + feature
         yield "]}"
 
     return Response(stream(geojson()), mimetype="application/geo+json")

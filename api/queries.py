@@ -319,18 +319,15 @@ def facets(conn, f: Filter) -> dict[str, list]:
 
 
 def kinds(conn):
-    return conn.execute("SELECT k.*, (SELECT count(*) FROM initiatives i WHERE i.kind = k.id) AS initiative_count "
-                        "FROM kinds k ORDER BY k.ord").fetchall()
+    return conn.execute("SELECT * FROM kinds ORDER BY ord").fetchall()
 
 
 def themes(conn):
-    return conn.execute("SELECT t.*, (SELECT count(*) FROM initiatives i WHERE i.theme = t.id) AS initiative_count "
-                        "FROM themes t ORDER BY t.\"order\"").fetchall()
+    return conn.execute('SELECT * FROM themes ORDER BY "order"').fetchall()
 
 
 def sources(conn):
-    return conn.execute("SELECT s.*, (SELECT count(*) FROM initiatives i WHERE i.source_id = s.id) AS initiative_count "
-                        "FROM sources s ORDER BY s.published DESC, s.id").fetchall()
+    return conn.execute("SELECT * FROM sources ORDER BY published DESC, id").fetchall()
 
 
 def vocabulary(conn, table: str) -> list[str]:
@@ -344,11 +341,8 @@ def meta(conn) -> dict[str, str]:
 
 
 def counts(conn) -> dict[str, int]:
-    row = conn.execute(
-        "SELECT (SELECT count(*) FROM initiatives), (SELECT count(*) FROM metrics), (SELECT count(*) FROM evidence), "
-        "(SELECT count(DISTINCT region_code) FROM initiative_regions), (SELECT count(*) FROM regions), "
-        "(SELECT count(*) FROM sources)").fetchone()
-    return dict(zip(["initiatives", "metrics", "quotes", "regions_with_initiatives", "regions", "sources"], row))
+    """What the dataset holds, counted by the build."""
+    return json.loads(meta(conn)["counts"])
 
 
 def table_rows(conn, table: str):

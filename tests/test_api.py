@@ -322,3 +322,13 @@ def test_every_problem_type_is_documented_at_its_address(client):
     doc = client.get(problem["type"])
     assert doc.status_code == 200 and doc.get_json()["status"] == 400 and "candidates" in doc.get_json()["description"]
     assert client.get(API + "/problems/nope").status_code == 404
+
+
+@pytest.mark.parametrize("fmt", ["csv", "geojson", "json"])
+def test_an_export_past_the_time_limit_is_a_503_before_any_byte(built_db, fmt):
+    from api import create_app
+
+    slow = create_app({"DATABASE": str(built_db), "QUERY_TIMEOUT": 1e-9, "QUERY_CHECK_EVERY": 1}).test_client()
+    resp = slow.get(f"{API}/initiatives?q=驿站&format={fmt}")
+    assert resp.status_code == 503 and resp.mimetype == "application/problem+json"
+    assert resp.headers["Retry-After"]
