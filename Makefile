@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 export SOCIALWORK_DB := $(abspath $(DB))
 
-.PHONY: run test build install clean
+.PHONY: run test build install clean load rebuild-under-load failover slow-query fuzz-deep bench
 
 install: $(STAMP)
 
@@ -30,6 +30,26 @@ run: $(DB)
 
 test: $(DB)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Operations (README "Operations"): each script is bounded, talks to 127.0.0.0/8 only and prints its figures.
+load: $(DB)
+	$(BIN)/python ops/load.py
+
+rebuild-under-load: $(DB)
+	$(BIN)/python ops/rebuild_under_load.py
+
+failover: $(DB)
+	$(BIN)/python ops/failover.py
+
+slow-query: $(DB)
+	$(BIN)/python ops/slow_query.py
+
+fuzz-deep: $(DB)
+	$(BIN)/python ops/fuzz_deep.py
+
+# Performance (docs/PERFORMANCE.md).
+bench: $(DB)
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
