@@ -221,9 +221,13 @@ class Dataset:
     datapackage: str = ""
 
 
+# libyaml's loader when PyYAML was built with it (ten times faster); the same safe subset of YAML.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _load_yaml(path: Path, problems: list[str]):
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         problems.append(f"{path.name}: cannot be read as UTF-8 YAML: {exc}")
         return None
@@ -316,40 +320,79 @@ def load_dataset(root: Path) -> Dataset:
 
     vocab = {"kind": {k["id"] for k in kinds}, "theme": {t["id"] for t in themes}}
     schema = InitiativeSchema()
-    files = sorted((data / "initiatives").glob("*.yaml"))
+    checks = _RecordChecks(vocab, codes, successor, seeds, problems)
+    files = sorted((data / "initiatives").glob("*.yaml")) + sorted((data / "initiatives").glob("*.jsonl"))
     if not files:
-        problems.append("data/initiatives/: holds no *.yaml record")
+        problems.append("data/initiatives/: holds no *.yaml or *.jsonl record")
     for path in files:
         rel = f"data/initiatives/{path.name}"
+        if path.suffix == ".jsonl":
+            # Bulk sources: one record per line, the same schema and checks as a YAML file.
+            for lineno, raw in _jsonl(path, rel, problems):
+                rec = checks.record(f"{rel}:{lineno}", raw, schema)
+                if rec is not None:
+                    ds.initiatives.append(rec)
+            continue
         raw = _load_yaml(path, problems)
         if raw is None:
             continue
-        rid = raw.get("id", path.stem) if isinstance(raw, dict) else path.stem
-        try:
-            rec = schema.load(raw)
-        except ValidationError as err:
-            problems.extend(f"{rel}: {rid}: {line}" for line in flatten(err.messages))
+        rec = checks.record(rel, raw, schema)
+        if rec is None:
             continue
         if rec["id"] != path.stem:
-            problems.append(f"{rel}: {rid}: id: must equal the file name ({path.stem})")
-        for key, allowed in vocab.items():
-            if rec[key] not in allowed:
-                problems.append(f"{rel}: {rid}: {key}: {rec[key]!r} is not one of {', '.join(sorted(allowed))}")
-        for i, code in enumerate(rec["regions"]):
-            if code in successor:
-                problems.append(f"{rel}: {rid}: regions[{i}]: {code} is retired; use its successor {successor[code]}")
-            elif code not in codes:
-                problems.append(f"{rel}: {rid}: regions[{i}]: {code} is not a GB/T 2260 code in data/regions.csv")
-        for i, ev in enumerate(rec["evidence"]):
-            _check_span(rel, rid, f"evidence[{i}]", ev["source"], ev["quote"], ev["start"], ev["end"], seeds, problems)
-        quotes = "".join(ev["quote"] for ev in rec["evidence"])
-        for i, m in enumerate(rec["metrics"]):
-            _check_metric(rel, rid, i, m, quotes, problems)
+            problems.append(f"{rel}: {rec['id']}: id: must equal the file name ({path.stem})")
         ds.initiatives.append(rec)
     _unique(ds.initiatives, "id", "data/initiatives", problems)
     if problems:
         raise DataError(problems)
     return ds
+
+
+def _jsonl(path: Path, rel: str, problems: list[str]):
+    try:
+        with path.open(encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, start=1):
+                if line.strip():
+                    try:
+                        yield lineno, json.loads(line)
+                    except ValueError as exc:
+                        problems.append(f"{rel}:{lineno}: not a JSON object: {exc}")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(f"{rel}: cannot be read as UTF-8 JSON Lines: {exc}")
+
+
+@dataclass
+class _RecordChecks:
+    """The schema and the cross-file checks one initiative record must pass."""
+
+    vocab: dict
+    codes: set
+    successor: dict
+    seeds: dict
+    problems: list
+
+    def record(self, rel: str, raw, schema: Schema) -> dict | None:
+        problems = self.problems
+        rid = raw.get("id", "?") if isinstance(raw, dict) else "?"
+        try:
+            rec = schema.load(raw)
+        except ValidationError as err:
+            problems.extend(f"{rel}: {rid}: {line}" for line in flatten(err.messages))
+            return None
+        for key, allowed in self.vocab.items():
+            if rec[key] not in allowed:
+                problems.append(f"{rel}: {rid}: {key}: {rec[key]!r} is not one of {', '.join(sorted(allowed))}")
+        for i, code in enumerate(rec["regions"]):
+            if code in self.successor:
+                problems.append(f"{rel}: {rid}: regions[{i}]: {code} is retired; use its successor {self.successor[code]}")
+            elif code not in self.codes:
+                problems.append(f"{rel}: {rid}: regions[{i}]: {code} is not a GB/T 2260 code in data/regions.csv")
+        for i, ev in enumerate(rec["evidence"]):
+            _check_span(rel, rid, f"evidence[{i}]", ev["source"], ev["quote"], ev["start"], ev["end"], self.seeds, problems)
+        quotes = "".join(ev["quote"] for ev in rec["evidence"])
+        for i, m in enumerate(rec["metrics"]):
+            _check_metric(rel, rid, i, m, quotes, problems)
+        return rec
 
 
 def _check_span(rel, rid, where, source, quote, start, end, seeds, problems):

@@ -131,3 +131,23 @@ def test_the_database_has_the_indexes_region_and_year_filters_need(built_db):
     assert "initiative_area" in plan and "USING" in plan and "SCAN initiative_area" not in plan
     fts = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'initiatives_fts'").fetchone()[0]
     assert "trigram" in fts
+
+
+def test_bulk_records_in_json_lines_pass_the_same_checks(project, tmp_path):
+    import json
+
+    src = yaml.safe_load((project / "data" / "initiatives" / f"{RECORD}.yaml").read_text(encoding="utf-8"))
+    bulk = project / "data" / "initiatives" / "bulk.jsonl"
+    good = {**src, "id": "bulk-copy-of-the-hotline"}
+    bulk.write_text(json.dumps(good, ensure_ascii=False) + "\n\n", encoding="utf-8")
+    report = build(project, tmp_path / "ok.db")
+    assert report["initiatives"] == 37
+    bad = {**src, "id": "bulk-bad", "evidence": [{**src["evidence"][0], "start": 0}]}
+    bulk.write_text(json.dumps(good, ensure_ascii=False) + "\n" + json.dumps(bad, ensure_ascii=False) + "\n{oops\n",
+                    encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        build(project, tmp_path / "bad.db")
+    assert any(p.startswith("data/initiatives/bulk.jsonl:2: bulk-bad: evidence[0]: quote does not match the seed at 0-")
+               for p in err.value.problems), err.value.problems
+    assert any(p.startswith("data/initiatives/bulk.jsonl:3: not a JSON object") for p in err.value.problems)
+    assert not (tmp_path / "bad.db").exists()
