@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from urllib.parse import urlencode
+from urllib.parse import quote
 
 from flask import request
 
@@ -46,14 +46,22 @@ def decode(cursor: str, fingerprint: str, key_length: int) -> tuple[list, bool]:
     return key, backwards
 
 
-def url_with(**changes) -> str:
-    params = {k: v for k, v in request.args.items()}
-    for k, v in changes.items():
-        if v is None:
-            params.pop(k, None)
-        else:
-            params[k] = v
-    return request.path + ("?" + urlencode(params) if params else "")
+def raw_query() -> str:
+    """The query string as the client sent it, with anything not URL-safe (raw UTF-8, spaces,
+    control characters) percent-encoded, so it can go into a link and a Link header as is."""
+    return quote(request.query_string, safe="/:@!$&'()*+,;=?%~-._")
+
+
+def url_with(cursor: str | None = None) -> str:
+    """This request's URL with its cursor replaced (or dropped when None).
+
+    Works on the raw query string: the client's other parameters come back byte for byte, in
+    their order, without decoding and re-encoding them. A cursor is URL-safe as issued.
+    """
+    parts = [p for p in raw_query().split("&") if p and p.split("=", 1)[0] != "cursor"]
+    if cursor is not None:
+        parts.append("cursor=" + cursor)
+    return request.path + ("?" + "&".join(parts) if parts else "")
 
 
 def page_links(page, args: dict, fingerprint: str) -> dict:
@@ -62,7 +70,8 @@ def page_links(page, args: dict, fingerprint: str) -> dict:
     had_cursor = "cursor" in args
     has_next = page.has_more if not came_back else True
     has_prev = (had_cursor and not came_back) or (came_back and page.has_more)
-    links = {"self": url_with(), "first": url_with(cursor=None), "next": None, "prev": None}
+    raw = raw_query()
+    links = {"self": request.path + ("?" + raw if raw else ""), "first": url_with(), "next": None, "prev": None}
     if has_next and page.last_key is not None:
         links["next"] = url_with(cursor=encode(page.last_key, False, fingerprint))
     if has_prev and page.first_key is not None:

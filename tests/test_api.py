@@ -332,3 +332,14 @@ def test_an_export_past_the_time_limit_is_a_503_before_any_byte(built_db, fmt):
     resp = slow.get(f"{API}/initiatives?q=驿站&format={fmt}")
     assert resp.status_code == 503 and resp.mimetype == "application/problem+json"
     assert resp.headers["Retry-After"]
+
+
+def test_links_keep_the_query_as_sent_and_stay_valid_header_values(client):
+    # curl sends Chinese as raw UTF-8 in the request line; browsers percent-encode it.
+    for raw in ("region=江苏&limit=1".encode(), b"region=%E6%B1%9F%E8%8B%8F&limit=1"):
+        resp = client.get(API + "/initiatives", environ_overrides={"QUERY_STRING": raw.decode("latin-1")})
+        links = resp.get_json()["links"]
+        assert links["self"] == API + "/initiatives?region=%E6%B1%9F%E8%8B%8F&limit=1"
+        assert links["next"].startswith(links["self"] + "&cursor=")
+        assert all(ord(ch) < 128 and ch not in "\r\n" for ch in resp.headers["Link"])
+        assert client.get(links["next"]).status_code == 200
