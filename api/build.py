@@ -189,7 +189,6 @@ def write_database(ds: Dataset, path: Path, version: str) -> dict:
     db.conn.commit()
     counts = dataset_counts(ds, initiatives)
     db["meta"].insert({"key": "counts", "value": json.dumps(counts)})
-    db.conn.execute("VACUUM")
     db.conn.close()
     return counts
 

@@ -50,12 +50,7 @@ def initiative_conditions(f: Filter, params: list, year_col: str = "i.year_key")
     conds = []
     if f.regions:
         conds.append("i.n IN (SELECT initiative_n FROM initiative_area WHERE " + _in("ancestor_code", f.regions, params) + ")")
-    if f.year_from is not None:
-        conds.append(f"{year_col} >= ?")
-        params.append(f.year_from)
-    if f.year_to is not None:
-        conds.append(f"{year_col} <= ?")
-        params.append(f.year_to)
+    conds += _year_conditions(year_col, f.year_from, f.year_to, params)
     for col, values in (("i.kind", f.kinds), ("i.theme", f.themes), ("i.scope", f.scopes), ("i.id", f.initiatives)):
         if values:
             conds.append(_in(col, values, params))
@@ -72,7 +67,24 @@ def initiative_conditions(f: Filter, params: list, year_col: str = "i.year_key")
 
 
 def keyset(exprs: list[str], dirs: list[str], values: list, params: list) -> str:
-    """Rows strictly after `values` in the order (exprs, dirs): a OR-chain that works for mixed directions."""
+    """Rows strictly after `values` in the order (exprs, dirs).
+
+    One direction: a row-value comparison, which SQLite answers with an index range (a deep page
+    costs what the first does). Mixed directions: an OR-chain. A key repeated (sort=id, whose
+    tie-breaker is id again) adds nothing and is dropped.
+    """
+    seen, keep = set(), []
+    for e, d, v in zip(exprs, dirs, values):
+        if e not in seen:
+            seen.add(e)
+            keep.append((e, d, v))
+    exprs, dirs, values = [k[0] for k in keep], [k[1] for k in keep], [k[2] for k in keep]
+    if len(set(dirs)) == 1:
+        op = ">" if dirs[0] == "asc" else "<"
+        params.extend(values)
+        if len(exprs) == 1:
+            return f"{exprs[0]} {op} ?"
+        return f"({', '.join(exprs)}) {op} ({', '.join('?' * len(exprs))})"
     ors = []
     for i, (expr, d) in enumerate(zip(exprs, dirs)):
         ands = []
@@ -95,10 +107,12 @@ class Page:
     last_key: list | None
 
 
-def _page(conn, resource, select, from_where, params, conds, sort, limit, after, backwards, columns=None, distinct=False):
+def _page(conn, resource, select, from_where, params, conds, sort, limit, after, backwards, columns=None,
+          distinct=False, count_from=None):
     """Run one keyset page. sort: [(field, 'asc'|'desc')]; after: key values of the row to start after.
 
-    columns fills the {n}/{year} placeholders of the sort expressions with the driving table's columns.
+    columns fills the {n}/{year} placeholders of the sort expressions with the driving table's columns;
+    count_from, when given, is a cheaper FROM clause that every condition can be checked against.
     """
     sorts = {"initiatives": INITIATIVE_SORTS, "metrics": METRIC_SORTS, "regions": REGION_SORTS}[resource]
     columns = columns or {}
@@ -108,13 +122,15 @@ def _page(conn, resource, select, from_where, params, conds, sort, limit, after,
     count_params = list(params)
     where = list(conds)
     one = "DISTINCT " + exprs[-1] if distinct else "1"
-    count_sql = f"SELECT count(*) FROM (SELECT {one} {from_where}{' WHERE ' + ' AND '.join(where) if where else ''} LIMIT {COUNT_CAP + 1})"
+    count_sql = (f"SELECT count(*) FROM (SELECT {one} {count_from or from_where}"
+                 f"{' WHERE ' + ' AND '.join(where) if where else ''} LIMIT {COUNT_CAP + 1})")
     total = conn.execute(count_sql, count_params).fetchone()[0]
     page_params = list(params)
     run_dirs = [("desc" if d == "asc" else "asc") if backwards else d for d in dirs]
     if after is not None:
         where.append(keyset(exprs, run_dirs, after, page_params))
-    order = ", ".join(f"{e} {d.upper()}" for e, d in zip(exprs, run_dirs))
+    # A key given twice (sort=id and its tie-breaker) is ordered once: FTS5 only serves ORDER BY rowid alone.
+    order = ", ".join(f"{e} {d.upper()}" for e, d in dict(zip(exprs, run_dirs)).items())
     key_cols = ", ".join(f"{e} AS k{j}" for j, e in enumerate(exprs))
     sql = (f"SELECT {'DISTINCT ' if distinct else ''}{select}, {key_cols} {from_where}"
            f"{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY {order} LIMIT ?")
@@ -129,31 +145,45 @@ def _page(conn, resource, select, from_where, params, conds, sort, limit, after,
                 keys[0] if keys else None, keys[-1] if keys else None)
 
 
-def _initiative_source(f: Filter, params: list) -> tuple[str, dict, list[str], bool]:
+def _year_conditions(col: str, lo, hi, params: list) -> list[str]:
+    """One year is an equality, so an index on (…, year, n) still yields rows in n order."""
+    if lo is not None and lo == hi:
+        params.append(lo)
+        return [f"{col} = ?"]
+    conds = []
+    if lo is not None:
+        conds.append(f"{col} >= ?")
+        params.append(lo)
+    if hi is not None:
+        conds.append(f"{col} <= ?")
+        params.append(hi)
+    return conds
+
+
+def _initiative_source(f: Filter, params: list) -> tuple[str, dict, list[str], bool, str | None]:
     """Choose the table that drives the query, so the first page is an ordered index range, not a sort.
 
     A region filter reads initiative_area (ancestor_code, year_key, n); a search reads the FTS
     index in rowid order; otherwise initiatives itself. Returns (FROM clause, columns for the
-    {n}/{year} sort placeholders, conditions, whether rows may repeat).
+    {n}/{year} sort placeholders, conditions, whether rows may repeat, and the FROM clause a
+    count can use: the driving table alone when no condition needs the initiatives table).
+    CROSS JOIN keeps SQLite from reordering the loops: the driving table stays outside.
     """
     conds: list[str] = []
     rest = Filter(**{**f.__dict__, "regions": []})
     if f.regions:
-        source = "FROM initiative_area a JOIN initiatives i ON i.n = a.initiative_n"
+        source = "FROM initiative_area a CROSS JOIN initiatives i ON i.n = a.initiative_n"
+        driver = "FROM initiative_area a"
         columns = {"n": "a.initiative_n", "year": "a.year_key"}
         conds.append(_in("a.ancestor_code", f.regions, params))
         # the year condition on the driving table keeps the index range tight
         rest.year_from = rest.year_to = None
-        if f.year_from is not None:
-            conds.append("a.year_key >= ?")
-            params.append(f.year_from)
-        if f.year_to is not None:
-            conds.append("a.year_key <= ?")
-            params.append(f.year_to)
+        conds += _year_conditions("a.year_key", f.year_from, f.year_to, params)
         distinct = len(f.regions) > 1
     elif any(len(t) >= 3 for t in f.terms):
         term = next(t for t in f.terms if len(t) >= 3)
-        source = "FROM initiatives_fts JOIN initiatives i ON i.n = initiatives_fts.rowid"
+        source = "FROM initiatives_fts CROSS JOIN initiatives i ON i.n = initiatives_fts.rowid"
+        driver = "FROM initiatives_fts"
         columns = {"n": "initiatives_fts.rowid", "year": "i.year_key"}
         conds.append("initiatives_fts MATCH ?")
         params.append(fts_phrase(term))
@@ -161,15 +191,16 @@ def _initiative_source(f: Filter, params: list) -> tuple[str, dict, list[str], b
         distinct = False
     else:
         source, columns, distinct = "FROM initiatives i", {"n": "i.n", "year": "i.year_key"}, False
-    conds += initiative_conditions(rest, params, year_col="i.year_key")
-    return source, columns, conds, distinct
+        driver = source
+    more = initiative_conditions(rest, params, year_col="i.year_key")
+    return source, columns, conds + more, distinct, (driver if not more else None)
 
 
 def list_initiatives(conn, f: Filter, sort, limit, after=None, backwards=False) -> Page:
     params: list = []
-    source, columns, conds, distinct = _initiative_source(f, params)
+    source, columns, conds, distinct, count_from = _initiative_source(f, params)
     return _page(conn, "initiatives", "i.*", source, params, conds, sort, limit, after, backwards,
-                 columns=columns, distinct=distinct)
+                 columns=columns, distinct=distinct, count_from=count_from)
 
 
 def iter_initiatives(conn, f: Filter, sort, batch=500):
