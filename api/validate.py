@@ -219,6 +219,7 @@ class Dataset:
     aliases: list[dict]
     initiatives: list[dict] = field(default_factory=list)
     datapackage: str = ""
+    digest: str = ""  # sha256 of every input file's path and bytes: the basis of the dataset version
 
 
 # libyaml's loader when PyYAML was built with it (ten times faster); the same safe subset of YAML.
@@ -345,7 +346,21 @@ def load_dataset(root: Path) -> Dataset:
     _unique(ds.initiatives, "id", "data/initiatives", problems)
     if problems:
         raise DataError(problems)
+    ds.digest = _digest(root, [data] + [root / s["file"] for s in sources])
     return ds
+
+
+def _digest(root: Path, paths: list[Path]) -> str:
+    """Hash the inputs as bytes, in a fixed order: cheap at a million records, and exact."""
+    h = hashlib.sha256()
+    files = sorted({f for p in paths for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()})
+    for f in files:
+        h.update(f.relative_to(root).as_posix().encode() + b"\0")
+        with f.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+        h.update(b"\0")
+    return h.hexdigest()
 
 
 def _jsonl(path: Path, rel: str, problems: list[str]):
