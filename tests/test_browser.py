@@ -8,11 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,7 +22,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 LOCAL_HOSTS = {"127.0.0.1"}
 EXTERNAL_LINKS = {"https://creativecommons.org/licenses/by/4.0/"}  # shown, never requested
-START_TIMEOUT = 20.0
 UI_TIMEOUT = 15_000  # ms
 # A parameter's own input in Swagger UI's Try it out (not its "Examples" chooser).
 VALUE_FIELD = "xpath=./td[contains(@class, 'parameters-col_description')]/*[self::input or self::select or self::textarea]"
@@ -59,45 +53,10 @@ def browser(playwright_api):
     b.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(built_db, tmp_path_factory, playwright_api):
-    """gunicorn serving the session's database on a free loopback port; stopped (then killed if need be) at the end."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
-    env = {**os.environ, "SOCIALWORK_DB": str(built_db)}
-    gunicorn = Path(sys.executable).parent / "gunicorn"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([str(gunicorn), "--no-control-socket", "-w", "2", "-b", f"127.0.0.1:{port}",
-                                 "api:create_app()"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"gunicorn exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
-            try:
-                with urllib.request.urlopen(base + "/api/v1", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"gunicorn did not answer within {START_TIMEOUT} s:\n{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+def server(live_server, playwright_api):
+    """The real gunicorn (tests/conftest.py), asked for only once a browser is known to be there."""
+    return live_server
 
 
 class Watched:

@@ -1,0 +1,55 @@
+"""The real server (gunicorn with the repository's settings): what a client meets before the app runs."""
+from __future__ import annotations
+
+import json
+import socket
+import urllib.request
+from urllib.parse import urlsplit
+
+import pytest
+
+
+def raw_request(base: str, request: bytes) -> tuple[int, dict, bytes]:
+    host, port = urlsplit(base).hostname, urlsplit(base).port
+    with socket.create_connection((host, port), timeout=10) as s:
+        s.sendall(request)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+    return int(lines[0].split()[1]), headers, body
+
+
+# (label, raw request, status, problem type)
+CASES = [
+    ("raw UTF-8 in the URL", "GET /api/v1/initiatives?region=江苏 HTTP/1.1\r\nHost: x\r\n\r\n".encode(), 400, "bad-request"),
+    ("garbage request line", b"GARBAGE\r\n\r\n", 400, "bad-request"),
+    ("request line over 8 KB", b"GET /api/v1/initiatives?q=" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "request-too-large"),
+    ("header over 8 KB", b"GET /api/v1 HTTP/1.1\r\nHost: x\r\nX-Junk: " + b"x" * 9000 + b"\r\n\r\n", 431, "request-too-large"),
+    ("too many headers", b"GET /api/v1 HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(150)) + b"\r\n", 431, "request-too-large"),
+]
+
+
+@pytest.mark.parametrize("label, request_bytes, status, kind", CASES, ids=[c[0] for c in CASES])
+def test_errors_gunicorn_answers_itself_are_problem_json(live_server, label, request_bytes, status, kind):
+    code, headers, body = raw_request(live_server, request_bytes)
+    assert code == status
+    assert headers["content-type"] == "application/problem+json"
+    problem = json.loads(body)
+    assert problem["type"] == "/api/v1/problems/" + kind and problem["status"] == status
+    assert "江苏".encode() not in body and b"GARBAGE" not in body, "the request is not echoed back"
+
+
+def test_raw_utf8_error_says_how_to_send_chinese(live_server):
+    _, _, body = raw_request(live_server, "GET /api/v1/initiatives?region=江苏 HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert "percent-encoded" in json.loads(body)["detail"]
+
+
+def test_the_same_query_percent_encoded_is_answered(live_server):
+    url = live_server + "/api/v1/initiatives?region=%E6%B1%9F%E8%8B%8F&year=2025"
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        body = json.load(resp)
+        assert resp.status == 200 and resp.headers["Access-Control-Allow-Origin"] == "*"
+    assert body["meta"]["total"] == 3
