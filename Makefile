@@ -49,7 +49,7 @@ fuzz-deep: $(DB)
 
 # Performance (docs/PERFORMANCE.md).
 bench: $(DB)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py --db $(DB)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
