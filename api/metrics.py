@@ -24,7 +24,7 @@ def list_metrics(fmt):
         def rows():
             after = None
             while True:
-                page = queries.list_metrics(conn, f, args["sort"], 500, after)
+                page = queries.list_metrics(conn, f, args["sort"], 500, after, count=False)
                 for r in page.rows:
                     yield {**dict(r), "value": rep.number(r["value"]), "region_codes": (r["region_codes"] or "").split(",")}
                 if not page.has_more:

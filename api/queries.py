@@ -108,7 +108,7 @@ class Page:
 
 
 def _page(conn, resource, select, from_where, params, conds, sort, limit, after, backwards, columns=None,
-          distinct=False, count_from=None):
+          distinct=False, count_from=None, count=True):
     """Run one keyset page. sort: [(field, 'asc'|'desc')]; after: key values of the row to start after.
 
     columns fills the {n}/{year} placeholders of the sort expressions with the driving table's columns;
@@ -119,12 +119,7 @@ def _page(conn, resource, select, from_where, params, conds, sort, limit, after,
     exprs = [e.format(**columns) for e in [sorts[name] for name, _ in sort] + [TIEBREAK[resource]]]
     # The tie-breaker runs in the last key's direction, so an index on (key, n) serves both directions.
     dirs = [d for _, d in sort] + [sort[-1][1]]
-    count_params = list(params)
     where = list(conds)
-    one = "DISTINCT " + exprs[-1] if distinct else "1"
-    count_sql = (f"SELECT count(*) FROM (SELECT {one} {count_from or from_where}"
-                 f"{' WHERE ' + ' AND '.join(where) if where else ''} LIMIT {COUNT_CAP + 1})")
-    total = conn.execute(count_sql, count_params).fetchone()[0]
     page_params = list(params)
     run_dirs = [("desc" if d == "asc" else "asc") if backwards else d for d in dirs]
     if after is not None:
@@ -137,6 +132,15 @@ def _page(conn, resource, select, from_where, params, conds, sort, limit, after,
     page_params.append(limit + 1)
     rows = conn.execute(sql, page_params).fetchall()
     has_more = len(rows) > limit
+    if after is None and not has_more:
+        total = len(rows)  # the first page holds everything: nothing more to count
+    elif not count:
+        total = -1  # an export walks every page and never shows a total
+    else:
+        one = "DISTINCT " + exprs[-1] if distinct else "1"
+        count_sql = (f"SELECT count(*) FROM (SELECT {one} {count_from or from_where}"
+                     f"{' WHERE ' + ' AND '.join(conds) if conds else ''} LIMIT {COUNT_CAP + 1})")
+        total = conn.execute(count_sql, params).fetchone()[0]
     rows = rows[:limit]
     if backwards:
         rows.reverse()
@@ -196,18 +200,18 @@ def _initiative_source(f: Filter, params: list) -> tuple[str, dict, list[str], b
     return source, columns, conds + more, distinct, (driver if not more else None)
 
 
-def list_initiatives(conn, f: Filter, sort, limit, after=None, backwards=False) -> Page:
+def list_initiatives(conn, f: Filter, sort, limit, after=None, backwards=False, count=True) -> Page:
     params: list = []
     source, columns, conds, distinct, count_from = _initiative_source(f, params)
     return _page(conn, "initiatives", "i.*", source, params, conds, sort, limit, after, backwards,
-                 columns=columns, distinct=distinct, count_from=count_from)
+                 columns=columns, distinct=distinct, count_from=count_from, count=count)
 
 
 def iter_initiatives(conn, f: Filter, sort, batch=500):
     """Every initiative matching f in sort order, fetched in keyset batches (for CSV and GeoJSON exports)."""
     after = None
     while True:
-        page = list_initiatives(conn, f, sort, batch, after)
+        page = list_initiatives(conn, f, sort, batch, after, count=False)
         yield from page.rows
         if not page.has_more:
             return
@@ -297,7 +301,8 @@ def region_suggestions(conn, version: str, key: str, limit: int = 5) -> list:
     return regions_by_codes(conn, codes[:limit]) if codes else []
 
 
-def list_regions(conn, levels, parent, key_prefix, has_initiatives, sort, limit, after=None, backwards=False) -> Page:
+def list_regions(conn, levels, parent, key_prefix, has_initiatives, sort, limit, after=None, backwards=False,
+                 count=True) -> Page:
     params: list = []
     conds = []
     if levels:
@@ -310,17 +315,17 @@ def list_regions(conn, levels, parent, key_prefix, has_initiatives, sort, limit,
         params.extend([key_prefix, key_prefix + "\U0010ffff"])
     if has_initiatives is not None:
         conds.append("r.initiative_count > 0" if has_initiatives else "r.initiative_count = 0")
-    return _page(conn, "regions", "r.*", "FROM regions r", params, conds, sort, limit, after, backwards)
+    return _page(conn, "regions", "r.*", "FROM regions r", params, conds, sort, limit, after, backwards, count=count)
 
 
-def list_metrics(conn, f: Filter, sort, limit, after=None, backwards=False) -> Page:
+def list_metrics(conn, f: Filter, sort, limit, after=None, backwards=False, count=True) -> Page:
     params: list = []
     conds = initiative_conditions(f, params, year_col="ifnull(m.year, 0)")
     if f.units:
         conds.append(_in("m.unit", f.units, params))
     select = "m.*, i.id AS initiative_id, i.name_zh AS initiative_name_zh, i.name_en AS initiative_name_en, i.region_codes"
     return _page(conn, "metrics", select, "FROM metrics m JOIN initiatives i ON i.n = m.initiative_n",
-                 params, conds, sort, limit, after, backwards)
+                 params, conds, sort, limit, after, backwards, count=count)
 
 
 def facets(conn, f: Filter) -> dict[str, list]:

@@ -30,7 +30,7 @@ def list_regions(fmt):
         def rows():
             after = None
             while True:
-                page = queries.list_regions(conn, levels, parent, key, has, args["sort"], 500, after)
+                page = queries.list_regions(conn, levels, parent, key, has, args["sort"], 500, after, count=False)
                 yield from (dict(r) for r in page.rows)
                 if not page.has_more:
                     return
