@@ -6,7 +6,7 @@ import sqlite3
 import threading
 import time
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import current_app, g
 
@@ -23,6 +23,16 @@ class Snapshot:
     version: str
     ident: tuple
     deadline: float = 0.0
+    # Answers that depend only on this file (vocabularies, resolved region names): they live and die
+    # with the snapshot, so a rebuild can never serve a stale one. Bounded by memo().
+    memos: dict = field(default_factory=dict)
+
+    def memo(self, key, compute, limit: int = 10_000):
+        if key not in self.memos:
+            if len(self.memos) >= limit:
+                self.memos.clear()
+            self.memos[key] = compute()
+        return self.memos[key]
 
 
 class Database:

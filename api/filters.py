@@ -59,8 +59,10 @@ def to_filter(args: dict) -> tuple[queries.Filter, list[dict]]:
     conn = get_db()
     f = queries.Filter()
     resolved = []
+    snap = get_snapshot()
     for value in args.get("region", []):
-        code, note = resolve_region(conn, value)
+        # A name's resolution is a fact of the dataset version: remembered per snapshot (errors are not).
+        code, note = snap.memo(("region", value), lambda: resolve_region(conn, value))
         resolved.append(note)
         if code not in f.regions:
             f.regions.append(code)
@@ -68,7 +70,7 @@ def to_filter(args: dict) -> tuple[queries.Filter, list[dict]]:
         f.year_from, f.year_to = args["year"]
     for param, table in (("kind", "kinds"), ("theme", "themes")):
         if param in args:
-            _check_vocab(param, args[param], queries.vocabulary(conn, table))
+            _check_vocab(param, args[param], snap.memo(("vocabulary", table), lambda: queries.vocabulary(conn, table)))
     f.kinds, f.themes = args.get("kind", []), args.get("theme", [])
     f.scopes = args.get("scope", [])
     f.initiatives = args.get("initiative", [])

@@ -15,15 +15,16 @@ from .errors import Problem
 MEDIA = {"json": "application/json", "csv": "text/csv", "geojson": "application/geo+json"}
 
 
-def negotiate(formats: tuple[str, ...]) -> str:
+def negotiate(formats: tuple[str, ...], req=None) -> str:
     """format= wins; otherwise the Accept header among the formats this route offers; JSON by default."""
-    fmt = request.args.get("format")
+    req = req or request._get_current_object()
+    fmt = req.args.get("format")
     if fmt is not None:
         return fmt  # validated by the route's schema
+    if not req.headers.get("Accept", "").strip() or not req.accept_mimetypes:
+        return formats[0]  # no Accept, or one too malformed to read: disregarded (RFC 9110)
     offered = [MEDIA[f] for f in formats] + (["application/vnd.geo+json"] if "geojson" in formats else [])
-    if not request.accept_mimetypes or not request.headers.get("Accept", "").strip():
-        return formats[0]
-    best = request.accept_mimetypes.best_match(offered + ["application/problem+json"])
+    best = req.accept_mimetypes.best_match(offered + ["application/problem+json"])
     if best is None:
         raise Problem(406, "not-acceptable",
                       f"Accept: this resource is available as {', '.join(offered)}; use format= or one of those media types.",
@@ -34,10 +35,11 @@ def negotiate(formats: tuple[str, ...]) -> str:
     return formats[0]
 
 
-def etag_for(version: str, fmt: str) -> str:
+def etag_for(version: str, fmt: str, req=None) -> str:
     # The representation is the resource (path + filters) in one format, however the format was asked for.
-    args = sorted((k, v) for k, v in request.args.items(multi=True) if k != "format")
-    key = f"{request.path}?{args}|{fmt}"
+    req = req or request._get_current_object()
+    args = sorted((k, v) for k, v in req.args.items(multi=True) if k != "format")
+    key = f"{req.path}?{args}|{fmt}"
     return f'"{version}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"'
 
 
@@ -48,10 +50,11 @@ def representation(*formats: str):
     def wrap(view):
         @functools.wraps(view)
         def inner(**kwargs):
-            fmt = negotiate(formats)
+            req = request._get_current_object()
+            fmt = negotiate(formats, req)
             snap = get_snapshot()
-            etag = etag_for(snap.version, fmt)
-            inm = request.headers.get("If-None-Match", "")
+            etag = etag_for(snap.version, fmt, req)
+            inm = req.headers.get("If-None-Match", "")
             # A tag this API issued proves the request was valid, so it is answered before any work;
             # * only once the view has shown that a representation exists.
             if matches(inm, etag, star=False):
@@ -151,18 +154,22 @@ def _cell(value):
     return value
 
 
+COMMON_HEADERS = [("Access-Control-Allow-Origin", "*"),
+                  ("Access-Control-Expose-Headers", "Link, ETag, Content-Disposition"),
+                  ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer")]
+PREFLIGHT_HEADERS = [("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"),
+                     ("Access-Control-Allow-Headers", "Accept, If-None-Match, Content-Type"),
+                     ("Access-Control-Max-Age", "86400")]
+
+
 def add_common_headers(resp: Response) -> Response:
-    h = resp.headers
-    h["Access-Control-Allow-Origin"] = "*"
-    h["Access-Control-Expose-Headers"] = "Link, ETag, Content-Disposition"
-    h["X-Content-Type-Options"] = "nosniff"
-    h["Referrer-Policy"] = "no-referrer"
-    if request.method == "OPTIONS":
-        h["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
-        h["Access-Control-Allow-Headers"] = "Accept, If-None-Match, Content-Type"
-        h["Access-Control-Max-Age"] = "86400"
-    if resp.status_code in (200, 304) and request.method in ("GET", "HEAD"):
+    h, req = resp.headers, request._get_current_object()
+    # Nothing upstream sets these, so appending is enough (cheaper than set, on every response).
+    h.extend(COMMON_HEADERS)
+    if req.method == "OPTIONS":
+        h.extend(PREFLIGHT_HEADERS)
+    if resp.status_code in (200, 304) and req.method in ("GET", "HEAD"):
         h.setdefault("Cache-Control", "public, max-age=300")
-    if request.path.startswith("/api/") and "Accept" not in h.get("Vary", ""):
+    if req.path.startswith("/api/") and "Accept" not in h.get("Vary", ""):
         h.add("Vary", "Accept")
     return resp

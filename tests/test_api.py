@@ -343,3 +343,9 @@ def test_links_keep_the_query_as_sent_and_stay_valid_header_values(client):
         assert links["next"].startswith(links["self"] + "&cursor=")
         assert all(ord(ch) < 128 and ch not in "\r\n" for ch in resp.headers["Link"])
         assert client.get(links["next"]).status_code == 200
+
+
+@pytest.mark.parametrize("url", [API + "/initiatives", API + "/initiatives?region=Atlantis", "/", "/apidocs/", "/downloads/"])
+def test_no_header_is_sent_twice(client, url):
+    names = [k.lower() for k, _ in client.get(url).headers.items() if k.lower() != "vary"]
+    assert len(names) == len(set(names)), names
