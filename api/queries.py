@@ -119,18 +119,35 @@ def _page(conn, resource, select, from_where, params, conds, sort, limit, after,
     exprs = [e.format(**columns) for e in [sorts[name] for name, _ in sort] + [TIEBREAK[resource]]]
     # The tie-breaker runs in the last key's direction, so an index on (key, n) serves both directions.
     dirs = [d for _, d in sort] + [sort[-1][1]]
-    where = list(conds)
-    page_params = list(params)
     run_dirs = [("desc" if d == "asc" else "asc") if backwards else d for d in dirs]
-    if after is not None:
-        where.append(keyset(exprs, run_dirs, after, page_params))
-    # A key given twice (sort=id and its tie-breaker) is ordered once: FTS5 only serves ORDER BY rowid alone.
-    order = ", ".join(f"{e} {d.upper()}" for e, d in dict(zip(exprs, run_dirs)).items())
     key_cols = ", ".join(f"{e} AS k{j}" for j, e in enumerate(exprs))
-    sql = (f"SELECT {'DISTINCT ' if distinct else ''}{select}, {key_cols} {from_where}"
-           f"{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY {order} LIMIT ?")
-    page_params.append(limit + 1)
-    rows = conn.execute(sql, page_params).fetchall()
+    head = f"SELECT {'DISTINCT ' if distinct else ''}{select}, {key_cols} {from_where}"
+
+    def fetch(extra: list[str], extra_params: list, order_keys: dict, n: int) -> list:
+        where = list(conds) + extra
+        # A key given twice (sort=id and its tie-breaker) is ordered once: FTS5 only serves ORDER BY rowid alone.
+        order = ", ".join(f"{e} {d.upper()}" for e, d in order_keys.items())
+        sql = f"{head}{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY {order} LIMIT ?"
+        return conn.execute(sql, list(params) + extra_params + [n]).fetchall()
+
+    order_keys = dict(zip(exprs, run_dirs))
+    if after is not None and len(order_keys) == 2 and len(set(run_dirs)) == 1:
+        # Two keys, one direction, e.g. -year then n: SQLite seeks (k1, k2) < (?, ?) on k1 alone and
+        # reads the cursor's whole k1 group. Two index ranges instead: the rest of that group, then
+        # everything past it. A page 10,000 deep then costs what the first does.
+        value = {}
+        for e, v in zip(exprs, after):
+            value.setdefault(e, v)
+        first, second = list(order_keys)
+        op = ">" if run_dirs[0] == "asc" else "<"
+        rows = fetch([f"{first} = ?", f"{second} {op} ?"], [value[first], value[second]], {second: run_dirs[0]}, limit + 1)
+        if len(rows) <= limit:
+            rows += fetch([f"{first} {op} ?"], [value[first]], order_keys, limit + 1 - len(rows))
+    else:
+        extra, extra_params = [], []
+        if after is not None:
+            extra.append(keyset(exprs, run_dirs, after, extra_params))
+        rows = fetch(extra, extra_params, order_keys, limit + 1)
     has_more = len(rows) > limit
     if after is None and not has_more:
         total = len(rows)  # the first page holds everything: nothing more to count

@@ -153,7 +153,7 @@ def test_chinese_is_sent_as_utf8_not_escapes(client):
 
 
 def test_cursor_pagination_walks_every_record_once_under_any_sort(client):
-    for sort in ("id", "-year,name_en", "kind,-name_zh", "-scope,theme"):
+    for sort in ("id", "-id", "-year", "year", "name_en", "-name_zh", "id,year", "-year,name_en", "kind,-name_zh", "-scope,theme"):
         seen, url = [], f"{API}/initiatives?limit=7&sort={sort}"
         while url:
             body = client.get(url).get_json()
