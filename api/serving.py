@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from gunicorn import util
+from gunicorn.http.wsgi import Response
 
 from .errors import PROBLEM_BASE, TITLES
 
@@ -29,5 +30,27 @@ def write_problem(sock, status_int, reason, mesg):
     util.write_nonblock(sock, head + body)
 
 
+_gunicorn_write = Response.write
+
+
+def write_whole(self, data):
+    """Response.write, but the headers go out with the first body chunk in one sendall.
+
+    gunicorn sends them in two calls. A worker killed between the two leaves a proxy with headers
+    it has already forwarded and no body, a response it can no longer retry elsewhere. In one
+    call, a small response reaches the proxy whole or not at all (then nginx retries it).
+    """
+    if (self.headers_sent or not isinstance(data, bytes) or not data or self.chunked
+            or getattr(self, "_omits_body", False)
+            or (self.response_length is not None and len(data) > self.response_length)):
+        return _gunicorn_write(self, data)
+    head = self.default_headers()
+    head.extend("%s: %s\r\n" % (k, v) for k, v in self.headers)
+    self.headers_sent = True
+    self.sent += len(data)
+    util.write(self.sock, ("%s\r\n" % "".join(head)).encode("latin-1") + data)
+
+
 def install():
     util.write_error = write_problem
+    Response.write = write_whole
