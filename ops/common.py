@@ -4,6 +4,7 @@ Everything here talks to 127.0.0.0/8 only, and every loop is bounded in count an
 """
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -424,6 +425,29 @@ def etag_version(etag: str | None) -> str | None:
     tag = etag[2:] if etag.startswith("W/") else etag
     tag = tag.strip('"')
     return tag.rsplit("-", 1)[0] if "-" in tag else None
+
+
+@contextlib.contextmanager
+def supervised(failures: list[str], servers):
+    """Run a script's body: an exception becomes a failure (with the first server's log tail), and every
+    server it started is stopped. servers() is read on the way out, after the body has started them."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001
+        failures.append(f"{type(exc).__name__}: {exc}")
+        started = [srv for srv in servers() if srv]
+        if started:
+            out(tail(started[0].log))
+    finally:
+        for srv in servers():
+            stop(srv.proc if srv else None)
+
+
+def check_log(server: Server, failures: list[str]) -> None:
+    """A failure for each run whose server log shows the app failing."""
+    findings = log_findings(server.log)
+    if findings:
+        failures.append(f"{len(findings)} error lines in the server log, e.g. {findings[0]}")
 
 
 def verdict(failures: list[str]) -> int:

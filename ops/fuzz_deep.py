@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     server = None
     with tempfile.TemporaryDirectory(prefix="sw-fuzz-") as tmp:
         tmp = Path(tmp)
-        try:
+        with c.supervised(failures, lambda: (server,)):
             db = tmp / "socialwork.db"
             c.build_db(c.ROOT, db)
             port = c.free_port()
@@ -78,17 +78,9 @@ def main(argv=None) -> int:
                 failures.append(f"schemathesis exit {proc.returncode}: findings or errors above")
             if not cases:
                 failures.append("no test-case summary in schemathesis' output")
-            findings = c.log_findings(server.log)
-            if findings:
-                failures.append(f"{len(findings)} error lines in the server log, e.g. {findings[0]}")
+            c.check_log(server, failures)
             if server.proc.poll() is not None:
                 failures.append("gunicorn died during the run")
-        except Exception as exc:  # noqa: BLE001
-            failures.append(f"{type(exc).__name__}: {exc}")
-            if server:
-                c.out(c.tail(server.log))
-        finally:
-            c.stop(server.proc if server else None)
     return c.verdict(failures)
 
 

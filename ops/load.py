@@ -130,7 +130,7 @@ def main(argv=None) -> int:
             report = c.build_db(c.ROOT, db)
             c.out(f"built {db} version {report['version']} ({report['initiatives']} initiatives)")
         port = c.free_port()
-        try:
+        with c.supervised(failures, lambda: (server,)):
             server = c.start_gunicorn(db, port, tmp / "gunicorn.log", workers=args.workers)
             waited = c.wait_ready(port, server.proc)
             workers_before = c.worker_pids(server.proc.pid)
@@ -160,17 +160,9 @@ def main(argv=None) -> int:
                 failures.append("gunicorn workers changed during the run (a worker crashed or timed out)")
             if server.proc.poll() is not None:
                 failures.append(f"gunicorn exited with {server.proc.returncode}")
-            findings = c.log_findings(server.log)
-            if findings:
-                failures.append(f"{len(findings)} error lines in the server log, e.g. {findings[0]}")
+            c.check_log(server, failures)
             if summary["requests"] == 0:
                 failures.append("no requests were served")
-        except Exception as exc:  # noqa: BLE001
-            failures.append(f"{type(exc).__name__}: {exc}")
-            if server:
-                c.out(c.tail(server.log))
-        finally:
-            c.stop(server.proc if server else None)
     return c.verdict(failures)
 
 

@@ -126,7 +126,7 @@ def main(argv=None) -> int:
         shutil.copytree(c.ROOT / "data", project / "data")
         shutil.copytree(c.ROOT / "seeds", project / "seeds")
         db = tmp / "var" / "socialwork.db"
-        try:
+        with c.supervised(failures, lambda: (server,)):
             v1 = c.build_db(project, db)["version"]
             port = c.free_port()
             server = c.start_gunicorn(db, port, tmp / "gunicorn.log", workers=args.workers)
@@ -241,15 +241,7 @@ def main(argv=None) -> int:
                 failures.append(f"after the run GET /api/v1 says {root.get('version')}, not {v2}")
             if workers_after != workers_before:
                 failures.append("gunicorn workers changed (restart or crash)")
-            findings = c.log_findings(server.log)
-            if findings:
-                failures.append(f"{len(findings)} error lines in the server log, e.g. {findings[0]}")
-        except Exception as exc:  # noqa: BLE001
-            failures.append(f"{type(exc).__name__}: {exc}")
-            if server:
-                c.out(c.tail(server.log))
-        finally:
-            c.stop(server.proc if server else None)
+            c.check_log(server, failures)
     return c.verdict(failures)
 
 

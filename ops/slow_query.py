@@ -82,7 +82,7 @@ def main(argv=None) -> int:
     server = control = None
     with tempfile.TemporaryDirectory(prefix="sw-slow-") as tmp:
         tmp = Path(tmp)
-        try:
+        with c.supervised(failures, lambda: (server, control)):
             db = make_db(args, tmp)
             port = c.free_port()
             server = c.start_gunicorn(db, port, tmp / "gunicorn.log", workers=1,
@@ -224,13 +224,6 @@ def main(argv=None) -> int:
                   f"statuses {dict(statuses)}")
             if min(lat) < 5 * args.timeout:
                 failures.append(f"the heavy requests are not clearly heavier than the limit ({min(lat) * 1000:.0f} ms)")
-        except Exception as exc:  # noqa: BLE001
-            failures.append(f"{type(exc).__name__}: {exc}")
-            if server:
-                c.out(c.tail(server.log))
-        finally:
-            c.stop(server.proc if server else None)
-            c.stop(control.proc if control else None)
     return c.verdict(failures)
 
 
