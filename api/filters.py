@@ -29,7 +29,8 @@ def resolve_region(conn, value: str) -> tuple[str, dict]:
     if len(chosen) == 1:
         return chosen[0]["code"], {"input": value, "code": chosen[0]["code"]}
     if not chosen:
-        raise _unknown(value, queries.region_suggestions(conn, get_snapshot().version, key) if key else [])
+        index = get_snapshot().memo(("region-names",), lambda: queries.region_name_index(conn)) if key else None
+        raise _unknown(value, queries.region_suggestions(conn, index, key) if key else [])
     listing = [_region_dict(r) for r in chosen]
     names = "; ".join(f"{r['code']} {r['name_zh']} ({r['name_en']}, {r['level']})" for r in listing[:10])
     raise Problem(400, "ambiguous-region",

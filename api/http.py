@@ -35,12 +35,16 @@ def negotiate(formats: tuple[str, ...], req=None) -> str:
     return formats[0]
 
 
+def strong_etag(version: str, *parts: str) -> str:
+    """Every ETag's shape: the dataset version, then a hash of what else the bytes depend on."""
+    return f'"{version}-{hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]}"'
+
+
 def etag_for(version: str, fmt: str, req=None) -> str:
     # The representation is the resource (path + filters) in one format, however the format was asked for.
     req = req or request._get_current_object()
     args = sorted((k, v) for k, v in req.args.items(multi=True) if k != "format")
-    key = f"{req.path}?{args}|{fmt}"
-    return f'"{version}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"'
+    return strong_etag(version, f"{req.path}?{args}|{fmt}")
 
 
 def representation(*formats: str):
@@ -83,6 +87,12 @@ def not_modified(etag: str) -> Response:
     resp = Response(status=304)
     resp.headers["ETag"] = etag
     return resp
+
+
+def if_none_match(etag: str) -> Response | None:
+    """The 304 for a request whose If-None-Match names etag (or *), else None. For routes whose
+    representation is known to exist before any work, like the pages and the downloads."""
+    return not_modified(etag) if matches(request.headers.get("If-None-Match", ""), etag) else None
 
 
 def json_response(body, status=200, media="application/json", headers=None) -> Response:

@@ -15,7 +15,7 @@ from . import queries
 from .catalog import LICENCE, TITLE_EN, TITLE_ZH
 from .db import get_db, get_snapshot
 from .errors import Problem
-from .http import csv_response, json_response
+from .http import csv_response, if_none_match, json_response, strong_etag
 
 bp = Blueprint("pages", __name__)
 HERE = Path(__file__).resolve().parent
@@ -66,20 +66,6 @@ EXAMPLES = [
 def href(url: str) -> str:
     """A URL as it goes in an href: UTF-8 percent-encoded, query syntax kept."""
     return quote(url, safe="/?=&,:")
-
-
-def strong_etag(version: str, *parts: str) -> str:
-    """The API's ETag shape: the dataset version, then a hash of what else the bytes depend on."""
-    return f'"{version}-{hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]}"'
-
-
-def not_modified(etag: str) -> Response | None:
-    """A 304 when If-None-Match already names this representation (weak comparison, as RFC 9110 asks)."""
-    if request.if_none_match.contains_weak(etag.strip('"')):
-        resp = Response(status=304)
-        resp.headers["ETag"] = etag
-        return resp
-    return None
 
 
 @functools.lru_cache(maxsize=1)
@@ -144,7 +130,7 @@ def index():
     """The landing page: what the dataset is, its numbers as charts, and where to go next."""
     snap = get_snapshot()
     etag = strong_etag(snap.version, "/", page_digest())
-    hit = not_modified(etag)
+    hit = if_none_match(etag)
     if hit is not None:
         return hit
     conn = get_db()
@@ -166,7 +152,7 @@ def downloads():
     """List the bulk downloads as JSON."""
     version = get_snapshot().version
     etag = strong_etag(version, "/downloads/")
-    hit = not_modified(etag)
+    hit = if_none_match(etag)
     if hit is not None:
         return hit
     data = [{"name": d.name, "url": f"/downloads/{d.name}", "media_type": d.media_type,
@@ -184,7 +170,7 @@ def download(name: str):
         raise Problem(404, "not-found", f"There is no download called {name[:100]!r}. GET /downloads/ lists them.")
     snap = get_snapshot()
     etag = strong_etag(snap.version, "/downloads/" + name)
-    hit = not_modified(etag)
+    hit = if_none_match(etag)
     if hit is not None:
         return hit
     if name == "datapackage.json":

@@ -5,7 +5,6 @@ import difflib
 import json
 import sqlite3
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 # Sortable fields -> SQL expressions. A sort key reaches SQL only through these maps.
 # "id" and "year" name the driving table's columns (see _initiative_source): the build numbers
@@ -296,17 +295,17 @@ def regions_by_codes(conn, codes: list[str]) -> list:
     return conn.execute("SELECT * FROM regions WHERE " + _in("code", codes, params) + " ORDER BY code", params).fetchall()
 
 
-@lru_cache(maxsize=2)
-def _all_keys(version: str, conn) -> tuple[list[str], dict[str, list[str]]]:
+def region_name_index(conn) -> dict[str, list[str]]:
+    """Every lookup key and the codes it names, in key order (callers keep it for the snapshot's life)."""
     keys: dict[str, list[str]] = {}
     for row in conn.execute("SELECT key, code FROM region_names ORDER BY key, code"):
         keys.setdefault(row[0], []).append(row[1])
-    return list(keys), keys
+    return keys
 
 
-def region_suggestions(conn, version: str, key: str, limit: int = 5) -> list:
-    """Regions whose names are close to key: prefix matches first, then similar spellings."""
-    names, codes_of = _all_keys(version, conn)
+def region_suggestions(conn, codes_of: dict[str, list[str]], key: str, limit: int = 5) -> list:
+    """Regions whose names are close to key (codes_of: region_name_index): prefix matches first, then similar spellings."""
+    names = list(codes_of)
     picked: list[str] = [k for k in names if k.startswith(key)][:limit] if key else []
     if len(picked) < limit and key:
         picked += [k for k in difflib.get_close_matches(key, names, n=limit, cutoff=0.6) if k not in picked]
