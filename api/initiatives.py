@@ -13,25 +13,6 @@ bp = Blueprint("initiatives", __name__, url_prefix="/api/v1/initiatives")
 LIST_ARGS, RECORD_ARGS = schemas.InitiativeListArgs(), schemas.RecordArgs()
 
 
-def run_page(args: dict, page_fn, key_length: int):
-    """Decode the cursor, run one keyset page, build links: shared by every paginated list."""
-    fingerprint = pagination.query_fingerprint({k: v for k, v in request.args.items()})
-    after, backwards = (None, False)
-    if "cursor" in args:
-        after, backwards = pagination.decode(args["cursor"], fingerprint, key_length)
-    page = page_fn(after, backwards)
-    links = pagination.page_links(page, {**args, "_backwards": backwards}, fingerprint)
-    return page, links
-
-
-def envelope(data, page, args, links, **meta) -> Response:
-    body = {"data": data, "meta": {"total": page.total, "total_exact": page.total_exact, "count": len(data),
-                                   "limit": args["limit"], **meta}, "links": links}
-    resp = json_response(body)
-    resp.headers["Link"] = pagination.link_header(links)
-    return resp
-
-
 @bp.get("")
 @representation("json", "csv", "geojson")
 def list_initiatives(fmt):
@@ -41,11 +22,11 @@ def list_initiatives(fmt):
     conn = get_db()
     if fmt in ("csv", "geojson"):
         return export(conn, f, args["sort"], fmt)
-    page, links = run_page(args, lambda after, back: queries.list_initiatives(
+    page, links = pagination.run_page(args, lambda after, back: queries.list_initiatives(
         conn, f, args["sort"], args["limit"], after, back), len(args["sort"]) + 1)
     regions = queries.regions_of(conn, [r["n"] for r in page.rows])
     data = [rep.initiative_brief(r, regions[r["n"]], f.terms) for r in page.rows]
-    return envelope(data, page, args, links, sort=",".join(("-" if d == "desc" else "") + n for n, d in args["sort"]),
+    return pagination.envelope(data, page, args, links, sort=",".join(("-" if d == "desc" else "") + n for n, d in args["sort"]),
                     regions=resolved)
 
 

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from . import queries, representations as rep, schemas
+from . import pagination, queries, representations as rep, schemas
 from .db import get_db
 from .filters import to_filter
 from .http import csv_response, representation
-from .initiatives import envelope, run_page
 
 bp = Blueprint("metrics", __name__, url_prefix="/api/v1/metrics")
 LIST_ARGS = schemas.MetricListArgs()
@@ -31,8 +30,8 @@ def list_metrics(fmt):
                     return
                 after = page.last_key
         return csv_response(rep.METRIC_CSV, rows(), "metrics.csv")
-    page, links = run_page(args, lambda after, back: queries.list_metrics(
+    page, links = pagination.run_page(args, lambda after, back: queries.list_metrics(
         conn, f, args["sort"], args["limit"], after, back), len(args["sort"]) + 1)
     regions = queries.regions_of(conn, list({r["initiative_n"] for r in page.rows}))
     data = [rep.metric(r, r["initiative_id"], [rep.region_brief(x) for x in regions[r["initiative_n"]]]) for r in page.rows]
-    return envelope(data, page, args, links, regions=resolved)
+    return pagination.envelope(data, page, args, links, regions=resolved)

@@ -1,4 +1,4 @@
-"""Opaque keyset cursors bound to their query, and the links (body and RFC 8288 header) of a page."""
+"""Keyset pages for every list: opaque cursors bound to their query, the links (body and RFC 8288 header), the envelope."""
 from __future__ import annotations
 
 import base64
@@ -6,9 +6,10 @@ import hashlib
 import json
 from urllib.parse import quote
 
-from flask import request
+from flask import Response, request
 
 from .errors import invalid
+from .http import json_response
 
 
 def query_fingerprint(args: dict) -> str:
@@ -81,3 +82,22 @@ def page_links(page, args: dict, fingerprint: str) -> dict:
 
 def link_header(links: dict) -> str:
     return ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links.items() if url)
+
+
+def run_page(args: dict, page_fn, key_length: int):
+    """Decode the cursor, run one keyset page, build links: shared by every paginated list."""
+    fingerprint = query_fingerprint({k: v for k, v in request.args.items()})
+    after, backwards = (None, False)
+    if "cursor" in args:
+        after, backwards = decode(args["cursor"], fingerprint, key_length)
+    page = page_fn(after, backwards)
+    links = page_links(page, {**args, "_backwards": backwards}, fingerprint)
+    return page, links
+
+
+def envelope(data, page, args, links, **meta) -> Response:
+    body = {"data": data, "meta": {"total": page.total, "total_exact": page.total_exact, "count": len(data),
+                                   "limit": args["limit"], **meta}, "links": links}
+    resp = json_response(body)
+    resp.headers["Link"] = link_header(links)
+    return resp

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from . import queries, representations as rep, schemas
+from . import pagination, queries, representations as rep, schemas
 from .build import name_key
 from .db import get_db
 from .errors import Problem
 from .http import csv_response, json_response, representation
-from .initiatives import envelope, run_page
 
 bp = Blueprint("regions", __name__, url_prefix="/api/v1/regions")
 LIST_ARGS, RECORD_ARGS = schemas.RegionListArgs(), schemas.RecordArgs()
@@ -36,9 +35,9 @@ def list_regions(fmt):
                     return
                 after = page.last_key
         return csv_response(rep.REGION_CSV, rows(), "regions.csv")
-    page, links = run_page(args, lambda after, back: queries.list_regions(
+    page, links = pagination.run_page(args, lambda after, back: queries.list_regions(
         conn, levels, parent, key, has, args["sort"], args["limit"], after, back), len(args["sort"]) + 1)
-    return envelope([rep.region_full(r) for r in page.rows], page, args, links)
+    return pagination.envelope([rep.region_full(r) for r in page.rows], page, args, links)
 
 
 @bp.get("/<string:code>")
