@@ -83,13 +83,14 @@ def write_database(ds: Dataset, path: Path, version: str) -> dict:
                    "locking_mode = EXCLUSIVE"):
         db.conn.execute(f"PRAGMA {pragma}")
     parent = {r["code"]: r["parent_code"] for r in ds.regions}
+    chain = {code: _chain(code, parent) for code in parent}  # each region up to its province, computed once
     initiatives = sorted(ds.initiatives, key=lambda r: r["id"])
     number = {r["id"]: n for n, r in enumerate(initiatives, start=1)}
 
     area: dict[str, set[int]] = {}
     for r in initiatives:
         for code in r["regions"]:
-            for anc in _chain(code, parent):
+            for anc in chain[code]:
                 area.setdefault(anc, set()).add(number[r["id"]])
 
     db["meta"].insert_all([
@@ -114,8 +115,8 @@ def write_database(ds: Dataset, path: Path, version: str) -> dict:
     }, pk="code")
     db["regions"].insert_all({
         "code": r["code"], "name_zh": r["name_zh"], "name_en": r["name_en"], "level": r["level"],
-        "parent_code": r["parent_code"] or None, "province_code": _chain(r["code"], parent)[-1],
-        "depth": len(_chain(r["code"], parent)) - 1,
+        "parent_code": r["parent_code"] or None, "province_code": chain[r["code"]][-1],
+        "depth": len(chain[r["code"]]) - 1,
         "lat": float(r["lat"]) if r["lat"] else None, "lng": float(r["lng"]) if r["lng"] else None,
         "coord_source": r["coord_source"] or None, "as_of": str(r["as_of"]),
         "initiative_count": len(area.get(r["code"], ())),
