@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from . import queries
-from .build import name_key
+from .names import name_key
 from .db import get_db, get_snapshot
 from .errors import Problem, invalid
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from . import pagination, queries, representations as rep, schemas
-from .build import name_key
+from .names import name_key
 from .db import get_db
 from .errors import Problem
 from .http import csv_response, json_response, representation

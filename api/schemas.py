@@ -7,15 +7,14 @@ import unicodedata
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from . import queries
+from . import queries, vocabulary
+from .vocabulary import LEVELS, SCOPES
 from .errors import Problem
 
 MAX_VALUE_LENGTH = 500
 MAX_LIST_ITEMS = 20
 LIMIT_DEFAULT, LIMIT_MAX = 20, 200
 YEAR_MIN, YEAR_MAX = 1900, 2100
-SCOPES = ("national", "local")
-LEVELS = ("province", "prefecture", "county")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -98,9 +97,6 @@ def _bool():
     return fields.String(validate=validate.OneOf(["true", "false"], error="must be true or false"))
 
 
-_SLUG_ITEM = r"[a-z0-9]+(?:-[a-z0-9]+)*"
-
-
 class _Args(Schema):
     class Meta:
         unknown = RAISE
@@ -109,8 +105,8 @@ class _Args(Schema):
 class FilterArgs(_Args):
     region = CommaList(metadata={"description": "GB/T 2260 code or name"})
     year = YearRange()
-    kind = CommaList(item_pattern=_SLUG_ITEM)
-    theme = CommaList(item_pattern=_SLUG_ITEM)
+    kind = CommaList(item_pattern=vocabulary.SLUG)
+    theme = CommaList(item_pattern=vocabulary.SLUG)
     scope = CommaList(choices=SCOPES)
     q = fields.String(validate=validate.Length(1, 200, error="must be 1 to 200 characters"))
 
@@ -126,7 +122,7 @@ class InitiativeListArgs(FilterArgs, PageArgs):
 
 
 class MetricListArgs(FilterArgs, PageArgs):
-    initiative = CommaList(item_pattern=_SLUG_ITEM)
+    initiative = CommaList(item_pattern=vocabulary.SLUG)
     unit = CommaList()
     sort = Sort(list(queries.METRIC_SORTS), load_default=lambda: [("initiative", "asc")])
     format = _format("json", "csv")
@@ -138,7 +134,7 @@ class FacetArgs(FilterArgs):
 
 class RegionListArgs(PageArgs):
     level = CommaList(choices=LEVELS)
-    parent = fields.String(validate=validate.Regexp(r"^\d{6}$", error="must be a six-digit GB/T 2260 code"))
+    parent = fields.String(validate=validate.Regexp(f"^{vocabulary.CODE}$", error=vocabulary.CODE_MESSAGE))
     q = fields.String(validate=validate.Length(1, 100, error="must be 1 to 100 characters"))
     has_initiatives = _bool()
     sort = Sort(list(queries.REGION_SORTS), load_default=lambda: [("code", "asc")])

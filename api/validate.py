@@ -12,13 +12,12 @@ from pathlib import Path
 import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-SLUG = validate.Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", error="must be a lowercase ASCII slug (a-z, 0-9, hyphens)")
-CODE = validate.Regexp(r"^\d{6}$", error="must be a six-digit GB/T 2260 code")
+from . import vocabulary
+from .vocabulary import LEVELS, QUALIFIERS, SCOPES, YEAR_BASES, YEAR_BASIS_UNKNOWN
+
+SLUG = validate.Regexp(f"^{vocabulary.SLUG}$", error=vocabulary.SLUG_MESSAGE)
+CODE = validate.Regexp(f"^{vocabulary.CODE}$", error=vocabulary.CODE_MESSAGE)
 YEAR = validate.Range(min=1949, max=2100)
-QUALIFIERS = ("exact", "more than", "about")
-YEAR_BASES = ("stated", "reported")
-SCOPES = ("national", "local")
-LEVELS = ("province", "prefecture", "county")
 
 
 class StrictNumber(fields.Number):
@@ -114,7 +113,7 @@ class InitiativeSchema(_Strict):
     place_zh = fields.String(validate=validate.Length(min=1))
     place_en = fields.String(validate=validate.Length(min=1))
     year = fields.Integer(required=True, strict=True, validate=YEAR, allow_none=True)
-    year_basis = fields.String(required=True, validate=validate.OneOf(YEAR_BASES + ("unknown",)))
+    year_basis = fields.String(required=True, validate=validate.OneOf(YEAR_BASES + (YEAR_BASIS_UNKNOWN,)))
     date = fields.String(validate=validate.Regexp(r"^\d{4}(-\d{2}(-\d{2})?)?$", error="must be YYYY, YYYY-MM or YYYY-MM-DD"))
     date_note_zh = fields.String(validate=validate.Length(min=1))
     date_note_en = fields.String(validate=validate.Length(min=1))
@@ -137,7 +136,7 @@ class InitiativeSchema(_Strict):
             errors["place_en" if "place_zh" in data else "place_zh"] = ["place needs both languages"]
         if ("date_note_zh" in data) != ("date_note_en" in data):
             errors["date_note_en"] = ["date note needs both languages"]
-        if (data["year"] is None) != (data["year_basis"] == "unknown"):
+        if (data["year"] is None) != (data["year_basis"] == YEAR_BASIS_UNKNOWN):
             errors["year_basis"] = ["is 'unknown' exactly when year is null"]
         if "date" in data and data["year"] is not None and not data["date"].startswith(str(data["year"])):
             errors["date"] = [f"does not fall in year {data['year']}"]
@@ -150,7 +149,7 @@ class RegionRowSchema(_Strict):
     name_zh = _text()
     name_en = _text()
     level = fields.String(required=True, validate=validate.OneOf(LEVELS))
-    parent_code = fields.String(required=True, validate=validate.Regexp(r"^(\d{6})?$"))
+    parent_code = fields.String(required=True, validate=validate.Regexp(f"^({vocabulary.CODE})?$", error=vocabulary.CODE_MESSAGE + " or empty"))
     lat = fields.String(required=True)
     lng = fields.String(required=True)
     coord_source = fields.String(required=True)

@@ -60,7 +60,7 @@ class Catalog:
     """What the distinct mix draws from: regions whose names resolve uniquely, vocabularies and search terms."""
 
     def __init__(self, db: Path, seed: int = 5):
-        from api.build import name_key
+        from api.names import name_key
 
         conn = sqlite3.connect(f"file:{db}?mode=ro&immutable=1", uri=True)
         rng = random.Random(seed)
