@@ -2,10 +2,11 @@
 
 Both take the same job: a fixed list of request paths cycled from an offset, extra headers, N concurrent
 HTTP/1.1 connections, a duration and a request cap; both return the same Result (requests/s, p50/p99,
-status counts). The Python generator is one process with an epoll loop: non-blocking sockets, keep-alive
-when the server allows it (gunicorn's sync worker closes after every response, Datasette keeps them),
-Content-Length and chunked bodies, the latency of every request from its first byte sent to its last byte
-received (as wrk measures it). Check that it is not the bottleneck: `bench/run.py --load compare`.
+status counts). p50/p99 are the same statistic for both: harness.stats.percentile is wrk's definition.
+The Python generator is one process with an epoll loop: non-blocking sockets, keep-alive when the server
+allows it (gunicorn's sync worker closes after every response, Datasette keeps them), Content-Length and
+chunked bodies, the latency of every request from its first byte sent to its last byte received (as wrk
+measures it). Check that it is not the bottleneck: `bench/run.py --load compare`.
 
     .venv/bin/python bench/load.py http://127.0.0.1:8000/api/v1/initiatives -c 8 -d 5 [--tool python|wrk]
 """
@@ -25,6 +26,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from harness.stats import percentile
 
 WRK = "/usr/bin/wrk"
 _CL = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.I)
@@ -55,13 +58,6 @@ class Result:
                 "p50_ms": round(self.p50_ms, 3), "p99_ms": round(self.p99_ms, 3), "mean_ms": round(self.mean_ms, 3),
                 "statuses": self.statuses, "errors": self.errors, "bytes": self.bytes, "used": self.used,
                 "client_cpu_us_per_request": None if self.client_cpu_us is None else round(self.client_cpu_us, 1)}
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    if not sorted_values:
-        return 0.0
-    k = min(len(sorted_values) - 1, max(0, round(p / 100 * len(sorted_values) + 0.5) - 1))
-    return sorted_values[k]
 
 
 # ---------------------------------------------------------------------------------------------- python
@@ -276,7 +272,7 @@ def run_python(host: str, port: int, paths: list[str], seconds: float, connectio
     latencies.sort()
     n = len(latencies)
     return Result("python", n, elapsed, {str(k): v for k, v in sorted(statuses.items())}, dict(errors),
-                  percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000,
+                  percentile(latencies, 50) * 1000 if n else 0.0, percentile(latencies, 99) * 1000 if n else 0.0,
                   (sum(latencies) / n * 1000) if n else 0.0, nbytes, cpu / n * 1e6 if n else None, idx - start)
 
 

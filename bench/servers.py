@@ -1,92 +1,32 @@
-"""Start the servers a benchmark drives on 127.0.0.1, wait until they answer, and stop every process they started."""
+"""The servers a benchmark drives on 127.0.0.1, built on harness.servers: the API and the ceiling under gunicorn, Datasette."""
 from __future__ import annotations
 
-import http.client
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from harness import servers
+from harness.servers import free_port  # noqa: F401 - bench/run.py, profile_worker.py and scale/run.py use servers.free_port
+
+REPO = servers.ROOT
 VENV = REPO / ".venv"
 BENCH_VENV = REPO / ".venv-bench"
 REQUIREMENTS = REPO / "requirements-bench.txt"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class Server(servers.Server):
+    """harness.servers.Server, ready when it answers at all (the benchmark judges the status) within 60 s by default."""
 
-
-class Server:
-    """One server process in its own process group, so stopping it also stops its workers."""
-
-    def __init__(self, name: str, cmd: list[str], env: dict, port: int, log: Path, cwd: Path = REPO):
-        self.name, self.cmd, self.port, self.log = name, cmd, port, log
-        log.parent.mkdir(parents=True, exist_ok=True)
-        self._log = log.open("w")
-        self.proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **env}, stdin=subprocess.DEVNULL,
-                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def wait_ready(self, path: str, timeout: float = 60.0) -> int:
-        """Poll path until the server answers it with any HTTP status (the caller judges the status)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; log {self.log}:\n{self.tail()}")
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", path)
-                status = conn.getresponse().status
-                conn.close()
-                return status
-            except (OSError, http.client.HTTPException):
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not answer {path} within {timeout:.0f} s; log {self.log}:\n{self.tail()}")
-
-    def tail(self, n: int = 3000) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-n:]
-        except OSError:
-            return ""
-
-    def worker_pids(self) -> list[int]:
-        """The master's child processes (gunicorn's workers); the master itself when it has none."""
-        try:
-            kids = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
-        except OSError:
-            kids = []
-        return [int(k) for k in kids] or [self.proc.pid]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.proc.wait(5)
-        self._log.close()
+    def wait_ready(self, path: str = "/api/v1", timeout: float = 60.0, expect: tuple | None = None) -> float:
+        return super().wait_ready(path, timeout, expect)
 
 
 def gunicorn(name: str, app: str, port: int, env: dict, log: Path, extra: list[str] | None = None) -> Server:
-    """One worker process, as the issue asks. Run from the repository root like `make run`, so gunicorn.conf.py
-    applies to the API and the ceiling alike; -w 1 and -b override its worker count and address; extra
+    """One worker process, as the issue asks: harness.servers.gunicorn_command() (gunicorn.conf.py from the
+    repository root, like `make run`, so it applies to the API and the ceiling alike) with -w 1; extra
     (e.g. ["-k", "gthread", "--threads", "4"]) goes to both as well."""
-    cmd = [str(VENV / "bin" / "gunicorn"), "--no-control-socket", "-w", "1", "-b", f"127.0.0.1:{port}",
-           *(extra or []), app]
-    return Server(name, cmd, env, port, log)
+    return Server(name, servers.gunicorn_command(port, 1, app, extra or ()), port, log, {**os.environ, **env})
 
 
 def ensure_bench_venv(quiet: bool = False) -> Path:
@@ -112,7 +52,7 @@ def datasette(db: Path, port: int, log: Path, settings: dict | None = None) -> S
     cmd = [str(BENCH_VENV / "bin" / "datasette"), "serve", "--immutable", str(db), "-h", "127.0.0.1", "-p", str(port)]
     for k, v in (settings or {}).items():
         cmd += ["--setting", k, str(v)]
-    return Server("datasette", cmd, {}, port, log)
+    return Server("datasette", cmd, port, log)
 
 
 def rss_kb(pid: int) -> dict:

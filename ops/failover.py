@@ -26,9 +26,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import common as c
+from harness import servers
 
-TEMPLATE = c.ROOT / "deploy" / "nginx.conf"
+import loadclient as lc
+import reporting
+import script
+
+TEMPLATE = servers.ROOT / "deploy" / "nginx.conf"
 RATE, BURST = "50r/s", "100"
 PATHS = [
     ("list", "/api/v1/initiatives?limit=5"), ("list", "/api/v1/initiatives?region=四川"),
@@ -48,7 +52,7 @@ def ensure_nginx() -> str:
         return path
     if os.geteuid() != 0:
         raise SystemExit("nginx is missing: run `sudo apt-get install -y nginx` (Debian's package) and retry")
-    c.out("nginx is missing: apt-get install -y nginx")
+    reporting.out("nginx is missing: apt-get install -y nginx")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "install", "-y", "-q", "nginx"], check=True, env=env, timeout=600)
     return shutil.which("nginx") or "/usr/sbin/nginx"
@@ -84,7 +88,7 @@ def problem_ok(status, hdrs, body, want_status, retry_after=False) -> str | None
 
 def raw_request(port: int, data: bytes, source: str = "127.0.0.70", timeout: float = 5):
     """Send bytes as-is (for requests http.client refuses to send) and parse the status line, headers and body."""
-    with socket.create_connection((c.LOOPBACK, port), timeout=timeout, source_address=(source, 0)) as s:
+    with socket.create_connection((servers.LOOPBACK, port), timeout=timeout, source_address=(source, 0)) as s:
         s.sendall(data)
         chunks, t_end = [], time.monotonic() + timeout
         while time.monotonic() < t_end:
@@ -120,7 +124,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if not 1 <= args.clients <= 64:
         raise SystemExit("--clients: 1 to 64 (one source address each, 127.0.0.2 ... 127.0.0.65)")
-    c.die_on_signals()
+    script.die_on_signals()
     nginx_bin = ensure_nginx()
 
     failures: list[str] = []
@@ -130,17 +134,17 @@ def main(argv=None) -> int:
         os.chmod(tmp, 0o755)  # nginx workers run as an unprivileged user and write temp files here
         (tmp / "tmp").mkdir()
         db = tmp / "socialwork.db"
-        c.build_db(c.ROOT, db)
+        script.build_db(servers.ROOT, db)
         os.chmod(db, 0o644)
-        pa, pb, pn = c.free_port(), c.free_port(), c.free_port()
-        a = c.start_gunicorn(db, pa, tmp / "a.log", workers=args.workers, name="A")
-        b = c.start_gunicorn(db, pb, tmp / "b.log", workers=args.workers, name="B")
-        c.wait_ready(pa, a.proc)
-        c.wait_ready(pb, b.proc)
+        pa, pb, pn = servers.free_port(), servers.free_port(), servers.free_port()
+        a = servers.start_gunicorn(db, pa, tmp / "a.log", workers=args.workers, name="A")
+        b = servers.start_gunicorn(db, pb, tmp / "b.log", workers=args.workers, name="B")
+        servers.wait_ready(pa, a.proc)
+        servers.wait_ready(pb, b.proc)
         user = "www-data" if os.geteuid() == 0 else os.environ.get("USER", "nobody")
         conf = render(TEMPLATE.read_text(), {
-            "SW_PREFIX": str(tmp), "SW_USER": user, "SW_LISTEN": f"{c.LOOPBACK}:{pn}",
-            "SW_UPSTREAM_1": f"{c.LOOPBACK}:{pa}", "SW_UPSTREAM_2": f"{c.LOOPBACK}:{pb}",
+            "SW_PREFIX": str(tmp), "SW_USER": user, "SW_LISTEN": f"{servers.LOOPBACK}:{pn}",
+            "SW_UPSTREAM_1": f"{servers.LOOPBACK}:{pa}", "SW_UPSTREAM_2": f"{servers.LOOPBACK}:{pb}",
             "SW_RATE": RATE, "SW_BURST": BURST,
         })
         if os.geteuid() != 0:
@@ -153,12 +157,12 @@ def main(argv=None) -> int:
         with open(tmp / "nginx.stderr", "wb") as fh:
             nginx = subprocess.Popen(nginx_cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      start_new_session=True)
-        c.wait_ready(pn, nginx)
-        c.out(f"instances A :{pa} (pid {a.proc.pid}) and B :{pb} (pid {b.proc.pid}), {args.workers} workers each; "
+        servers.wait_ready(pn, nginx)
+        reporting.out(f"instances A :{pa} (pid {a.proc.pid}) and B :{pb} (pid {b.proc.pid}), {args.workers} workers each; "
               f"nginx :{pn} (pid {nginx.pid}), rate {RATE} burst {BURST} per client address")
 
         # -- the app's headers pass through nginx
-        cl = c.Client(c.LOOPBACK, pn, source="127.0.0.67")
+        cl = lc.Client(servers.LOOPBACK, pn, source="127.0.0.67")
         try:
             st, h, body = cl.get("/api/v1/initiatives?region=四川&limit=1")
             for name in ("etag", "link", "access-control-allow-origin", "access-control-expose-headers",
@@ -176,7 +180,7 @@ def main(argv=None) -> int:
             err = problem_ok(st4, h4, b4, 400)
             if err:
                 failures.append(f"app's 400 through nginx: {err}")
-            c.out(f"pass-through: ETag {h.get('etag')}, Link {h.get('link', '')[:60]}..., "
+            reporting.out(f"pass-through: ETag {h.get('etag')}, Link {h.get('link', '')[:60]}..., "
                   f"ACAO {h.get('access-control-allow-origin')}; 304 {st304}; OPTIONS {st_opt}; app 400 {st4} {h4.get('content-type')}")
         finally:
             cl.close()
@@ -185,17 +189,17 @@ def main(argv=None) -> int:
         def next_request(rng, state, last):
             if rng.random() < 0.08:
                 path, status = rng.choice(BAD)
-                return c.Request("expected-4xx", path, expect=(status,))
+                return lc.Request("expected-4xx", path, expect=(status,))
             label, path = rng.choice(PATHS)
-            return c.Request(label, path)
+            return lc.Request(label, path)
 
         sources = [f"127.0.0.{i}" for i in range(2, 2 + args.clients)]
-        run = c.LoadRun(c.LOOPBACK, pn, args.clients, args.duration, next_request, sources=sources, seed=3)
+        run = lc.LoadRun(servers.LOOPBACK, pn, args.clients, args.duration, next_request, sources=sources, seed=3)
         killed: dict = {}
 
         def kill_a():
             time.sleep(args.kill_at)
-            killed["workers"] = c.worker_pids(a.proc.pid)
+            killed["workers"] = servers.worker_pids(a.proc.pid)
             killed["t"] = time.monotonic()
             os.killpg(a.proc.pid, signal.SIGKILL)  # master and workers at once, no graceful shutdown
             a.proc.wait(10)
@@ -205,12 +209,12 @@ def main(argv=None) -> int:
         run.run()
         killer.join(30)
         results = run.all()
-        summary = c.summarize(results, run.t1 - run.t0)
+        summary = reporting.summarize(results, run.t1 - run.t0)
         after_kill = [r for r in results if "t" in killed and r.t_start >= killed["t"]]
         per_client = [len(rs) / (run.t1 - run.t0) for rs in run.results]
         log = (tmp / "access.log").read_text(errors="replace").splitlines()
         retried = [ln for ln in log if re.search(r"upstream=\S+, ", ln)]
-        c.print_summary(f"failover: {args.clients} clients (own source addresses) x {args.duration:.0f} s via nginx, "
+        reporting.print_summary(f"failover: {args.clients} clients (own source addresses) x {args.duration:.0f} s via nginx, "
                         f"SIGKILL instance A at {args.kill_at:.0f} s", summary, {
             "instance A killed": f"master {a.proc.pid} + workers {killed.get('workers')} "
                                  f"(exit {a.proc.returncode}); {len(after_kill)} requests after the kill, "
@@ -219,7 +223,7 @@ def main(argv=None) -> int:
             "per-client rate": f"max {max(per_client):.1f} req/s (limit {RATE}, burst {BURST})",
             "429s to load clients": summary["statuses"].get("429", 0),
         })
-        c.show_failures(results)
+        reporting.show_failures(results)
         if summary["connection_errors"] or summary["unexpected"]:
             failures.append(f"{summary['connection_errors']} connection errors and {summary['unexpected']} failed "
                             f"responses through nginx")
@@ -229,8 +233,8 @@ def main(argv=None) -> int:
             failures.append("instance B died")
 
         # -- one client blasting past its limit
-        blast = c.LoadRun(c.LOOPBACK, pn, args.blast_threads, args.blast_seconds,
-                          lambda rng, s, last: c.Request("blast", "/api/v1/kinds", expect=(200, 429)),
+        blast = lc.LoadRun(servers.LOOPBACK, pn, args.blast_threads, args.blast_seconds,
+                          lambda rng, s, last: lc.Request("blast", "/api/v1/kinds", expect=(200, 429)),
                           sources=["127.0.0.66"] * args.blast_threads, keep_headers=("content-type", "retry-after"),
                           keep_body=False, seed=9)
 
@@ -242,18 +246,18 @@ def main(argv=None) -> int:
         blast.check = check_429
         blast.run()
         bres = blast.all()
-        bsum = c.summarize(bres, blast.t1 - blast.t0)
+        bsum = reporting.summarize(bres, blast.t1 - blast.t0)
         n429 = bsum["statuses"].get("429", 0)
-        c.print_summary(f"rate limit: one client (127.0.0.66, {args.blast_threads} connections) for "
+        reporting.print_summary(f"rate limit: one client (127.0.0.66, {args.blast_threads} connections) for "
                         f"{args.blast_seconds:.0f} s", bsum, {"429 responses": n429,
                                                                "200 responses": bsum["statuses"].get("200", 0)})
-        c.show_failures(bres, 3)
+        reporting.show_failures(bres, 3)
         if n429 == 0:
             failures.append("the blasting client got no 429")
         if bsum["unexpected"] or bsum["connection_errors"]:
             failures.append(f"rate-limit run: {bsum['unexpected']} bad responses, {bsum['connection_errors']} errors")
         # Another client is not affected by the blaster's limit.
-        st, _, _ = c.fetch_json(c.LOOPBACK, pn, "/api/v1/kinds")
+        st, _, _ = lc.fetch_json(servers.LOOPBACK, pn, "/api/v1/kinds")
         if st != 200:
             failures.append(f"a fresh client got {st} right after the blast")
 
@@ -266,31 +270,31 @@ def main(argv=None) -> int:
             pn, b"GET /api/v1/initiatives?q=" + b"a" * 10_000 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), 414)
         checks["431 header 10 KB"] = problem_ok(*raw_request(
             pn, b"GET /api/v1 HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 10_000 + b"\r\nConnection: close\r\n\r\n"), 431)
-        c.stop(b.proc, timeout=10)  # now both instances are gone: nginx itself must answer
+        servers.stop(b.proc, timeout=10)  # now both instances are gone: nginx itself must answer
         checks["502 both instances down"] = problem_ok(*raw_request(
             pn, b"GET /api/v1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), 502, retry_after=True)
         for name, err in checks.items():
-            c.out(f"   nginx {name}: {'problem+json OK' if err is None else 'FAIL ' + err}")
+            reporting.out(f"   nginx {name}: {'problem+json OK' if err is None else 'FAIL ' + err}")
             if err:
                 failures.append(f"nginx {name}: {err}")
         errlog = (tmp / "error.log").read_text(errors="replace").splitlines()
         emerg = [ln for ln in errlog if "[emerg]" in ln or "[alert]" in ln]
         if emerg:
             failures.append(f"nginx error log: {emerg[0][:200]}")
-        findings = c.log_findings(tmp / "b.log")
+        findings = reporting.log_findings(tmp / "b.log")
         if findings:
             failures.append(f"{len(findings)} error lines in instance B's log, e.g. {findings[0]}")
     except Exception as exc:  # noqa: BLE001
         failures.append(f"{type(exc).__name__}: {exc}")
         for p in ("nginx.stderr", "error.log", "a.log", "b.log"):
             if (tmp / p).exists():
-                c.out(f"--- {p}\n{c.tail(tmp / p, 15)}")
+                reporting.out(f"--- {p}\n{servers.tail(tmp / p, 15)}")
     finally:
-        c.stop(nginx, timeout=10, sig=signal.SIGQUIT)
-        c.stop(a.proc if a else None)
-        c.stop(b.proc if b else None)
+        servers.stop(nginx, timeout=10, sig=signal.SIGQUIT)
+        servers.stop(a.proc if a else None)
+        servers.stop(b.proc if b else None)
         shutil.rmtree(tmp, ignore_errors=True)
-    return c.verdict(failures)
+    return reporting.verdict(failures)
 
 
 if __name__ == "__main__":

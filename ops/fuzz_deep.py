@@ -20,7 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import common as c
+from harness import servers
+
+import reporting
+import script
 
 
 def main(argv=None) -> int:
@@ -28,37 +31,37 @@ def main(argv=None) -> int:
     ap.add_argument("--max-examples", type=int, default=300, help="per operation and phase")
     ap.add_argument("--seed", type=int, default=20260125)
     ap.add_argument("--time-limit", type=float, default=1500, help="hard bound on the schemathesis run, seconds")
-    ap.add_argument("--workers", type=int, default=c.CORES, help="gunicorn workers")
+    ap.add_argument("--workers", type=int, default=servers.CORES, help="gunicorn workers")
     ap.add_argument("--st-workers", default="2", help="schemathesis concurrency")
     args = ap.parse_args(argv)
-    c.die_on_signals()
+    script.die_on_signals()
 
-    spec = c.ROOT / "openapi.yaml"
+    spec = servers.ROOT / "openapi.yaml"
     if not spec.exists():
         raise SystemExit(f"{spec} is missing")
     failures: list[str] = []
     server = None
     with tempfile.TemporaryDirectory(prefix="sw-fuzz-") as tmp:
         tmp = Path(tmp)
-        with c.supervised(failures, lambda: (server,)):
+        with script.supervised(failures, lambda: (server,)):
             db = tmp / "socialwork.db"
-            c.build_db(c.ROOT, db)
-            port = c.free_port()
-            server = c.start_gunicorn(db, port, tmp / "gunicorn.log", workers=args.workers)
-            c.wait_ready(port, server.proc)
-            config = c.ROOT / "schemathesis.toml"
-            cmd = ["timeout", "--kill-after=15", str(int(args.time_limit)), str(c.VENV_BIN / "schemathesis")]
+            script.build_db(servers.ROOT, db)
+            port = servers.free_port()
+            server = servers.start_gunicorn(db, port, tmp / "gunicorn.log", workers=args.workers)
+            servers.wait_ready(port, server.proc)
+            config = servers.ROOT / "schemathesis.toml"
+            cmd = ["timeout", "--kill-after=15", str(int(args.time_limit)), str(servers.VENV_BIN / "schemathesis")]
             if config.exists():
                 cmd += ["--config-file", str(config)]
             cmd += ["run", str(spec), "--url", server.base, "--checks", "all",
                     "--max-examples", str(args.max_examples), "--seed", str(args.seed),
                     "--continue-on-failure", "--workers", args.st_workers,
                     "--request-timeout", "15", "--generation-database", "none", "--no-color",
-                    "--report", "junit", "--report-dir", str(c.ROOT / "test-artifacts" / "fuzz_deep")]
-            env = {**os.environ, "SCHEMATHESIS_HOOKS": str(c.ROOT / "ops" / "fuzz_hooks.py")}
-            c.out("$ " + " ".join(cmd))
+                    "--report", "junit", "--report-dir", str(servers.ROOT / "test-artifacts" / "fuzz_deep")]
+            env = {**os.environ, "SCHEMATHESIS_HOOKS": str(servers.ROOT / "ops" / "fuzz_hooks.py")}
+            reporting.out("$ " + " ".join(cmd))
             t0 = time.monotonic()
-            proc = subprocess.run(cmd, cwd=c.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            proc = subprocess.run(cmd, cwd=servers.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                   text=True, timeout=args.time_limit + 60)
             elapsed = time.monotonic() - t0
             output = proc.stdout
@@ -68,9 +71,9 @@ def main(argv=None) -> int:
                 idx = output.find("=== WARNINGS")
             if idx < 0:
                 idx = output.find("=== SUMMARY")
-            c.out(output[max(0, output.rfind("\n", 0, idx)):] if idx >= 0 else output[-8000:])
+            reporting.out(output[max(0, output.rfind("\n", 0, idx)):] if idx >= 0 else output[-8000:])
             cases = re.search(r"Test cases:\s*\n\s*(.+)", output)
-            c.out(f"== fuzz_deep: schemathesis exit {proc.returncode} in {elapsed:.0f} s; "
+            reporting.out(f"== fuzz_deep: schemathesis exit {proc.returncode} in {elapsed:.0f} s; "
                   f"{cases.group(1).strip() if cases else 'no summary'}; seed {args.seed}, max-examples {args.max_examples}")
             if proc.returncode in (124, 137):
                 failures.append(f"schemathesis hit the time bound ({args.time_limit:.0f} s)")
@@ -78,10 +81,10 @@ def main(argv=None) -> int:
                 failures.append(f"schemathesis exit {proc.returncode}: findings or errors above")
             if not cases:
                 failures.append("no test-case summary in schemathesis' output")
-            c.check_log(server, failures)
+            reporting.check_log(server, failures)
             if server.proc.poll() is not None:
                 failures.append("gunicorn died during the run")
-    return c.verdict(failures)
+    return reporting.verdict(failures)
 
 
 if __name__ == "__main__":

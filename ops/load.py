@@ -16,7 +16,11 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-import common as c
+from harness import servers
+
+import loadclient as lc
+import reporting
+import script
 
 REGIONS = ["江苏", "四川", "北京", "510000", "Zhejiang", "浙江省", "Sichuan", "320000", "辽宁", "湖北"]
 YEARS = ["2025", "2024..2025", "..2025", "2024.."]
@@ -66,7 +70,7 @@ def make_mix(ids: list[str], kinds: list[str]):
                 nxt = None
             if nxt:
                 state["depth"] = state.get("depth", 0) + 1
-                return c.Request("list", nxt)
+                return lc.Request("list", nxt)
         state["depth"] = 0
         etags = state.setdefault("etags", {})
         if last is not None and last.status == 200 and "etag" in last.headers:
@@ -77,32 +81,32 @@ def make_mix(ids: list[str], kinds: list[str]):
         x = rng.random()
         if x < 0.30:
             f = filters(rng)
-            return c.Request("list", f"/api/v1/initiatives?limit={rng.choice([2, 5, 10, 20])}" + (f"&{f}" if f else ""))
+            return lc.Request("list", f"/api/v1/initiatives?limit={rng.choice([2, 5, 10, 20])}" + (f"&{f}" if f else ""))
         if x < 0.50:
-            return c.Request("detail", f"/api/v1/initiatives/{rng.choice(ids)}")
+            return lc.Request("detail", f"/api/v1/initiatives/{rng.choice(ids)}")
         if x < 0.58:
             f = filters(rng)
             if rng.random() < 0.5:
-                return c.Request("csv", "/api/v1/initiatives?format=csv" + (f"&{f}" if f else ""))
-            return c.Request("csv", "/api/v1/initiatives" + (f"?{f}" if f else ""), headers={"Accept": "text/csv"})
+                return lc.Request("csv", "/api/v1/initiatives?format=csv" + (f"&{f}" if f else ""))
+            return lc.Request("csv", "/api/v1/initiatives" + (f"?{f}" if f else ""), headers={"Accept": "text/csv"})
         if x < 0.73:
             q = rng.choice(TERMS)
             extra = ("&region=" + quote(rng.choice(REGIONS))) if rng.random() < 0.3 else ""
-            return c.Request("search", f"/api/v1/initiatives?q={quote(q)}{extra}")
+            return lc.Request("search", f"/api/v1/initiatives?q={quote(q)}{extra}")
         if x < 0.80 and etags:
             path, accept = key = rng.choice(list(etags))
             state["accept"] = None
-            return c.Request("conditional", path, expect=(304,),
+            return lc.Request("conditional", path, expect=(304,),
                              headers={"If-None-Match": etags[key], **({"Accept": accept} if accept else {})})
         if x < 0.90:
-            return c.Request("other", rng.choice(OTHER))
+            return lc.Request("other", rng.choice(OTHER))
         path, status = rng.choice(BAD)
-        return c.Request("expected-4xx", path, expect=(status,))
+        return lc.Request("expected-4xx", path, expect=(status,))
 
     return next_request
 
 
-def check(res: c.Result) -> str | None:
+def check(res: lc.Result) -> str | None:
     ctype = res.headers.get("content-type", "")
     if res.label == "csv" and res.status == 200 and not ctype.startswith("text/csv"):
         return f"CSV request answered with {ctype}"
@@ -115,11 +119,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=64)
     ap.add_argument("--duration", type=float, default=30.0)
-    ap.add_argument("--workers", type=int, default=c.CORES)
+    ap.add_argument("--workers", type=int, default=servers.CORES)
     ap.add_argument("--db", type=Path, help="serve this database instead of building one from the repo's data/")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
-    c.die_on_signals()
+    script.die_on_signals()
 
     failures: list[str] = []
     server = None
@@ -127,31 +131,31 @@ def main(argv=None) -> int:
         tmp = Path(tmp)
         db = args.db or tmp / "socialwork.db"
         if not args.db:
-            report = c.build_db(c.ROOT, db)
-            c.out(f"built {db} version {report['version']} ({report['initiatives']} initiatives)")
-        port = c.free_port()
-        with c.supervised(failures, lambda: (server,)):
-            server = c.start_gunicorn(db, port, tmp / "gunicorn.log", workers=args.workers)
-            waited = c.wait_ready(port, server.proc)
-            workers_before = c.worker_pids(server.proc.pid)
-            c.out(f"gunicorn pid {server.proc.pid} on 127.0.0.1:{port}, {len(workers_before)} workers "
-                  f"(cores {c.CORES}), ready in {waited:.1f} s")
-            status, _, body = c.fetch_json(c.LOOPBACK, port, "/api/v1/initiatives?limit=200")
+            report = script.build_db(servers.ROOT, db)
+            reporting.out(f"built {db} version {report['version']} ({report['initiatives']} initiatives)")
+        port = servers.free_port()
+        with script.supervised(failures, lambda: (server,)):
+            server = servers.start_gunicorn(db, port, tmp / "gunicorn.log", workers=args.workers)
+            waited = servers.wait_ready(port, server.proc)
+            workers_before = servers.worker_pids(server.proc.pid)
+            reporting.out(f"gunicorn pid {server.proc.pid} on 127.0.0.1:{port}, {len(workers_before)} workers "
+                  f"(cores {servers.CORES}), ready in {waited:.1f} s")
+            status, _, body = lc.fetch_json(servers.LOOPBACK, port, "/api/v1/initiatives?limit=200")
             ids = [r["id"] for r in body["data"]]
-            status, _, body = c.fetch_json(c.LOOPBACK, port, "/api/v1/kinds")
+            status, _, body = lc.fetch_json(servers.LOOPBACK, port, "/api/v1/kinds")
             kinds = [k["id"] for k in body["data"]]
 
-            run = c.LoadRun(c.LOOPBACK, port, args.clients, args.duration, make_mix(ids, kinds), check=check,
+            run = lc.LoadRun(servers.LOOPBACK, port, args.clients, args.duration, make_mix(ids, kinds), check=check,
                             seed=args.seed).run()
             results = run.all()
-            summary = c.summarize(results, run.t1 - run.t0)
-            workers_after = c.worker_pids(server.proc.pid)
-            c.print_summary(f"load: {args.clients} clients x {args.duration:.0f} s, gunicorn {args.workers} workers", summary, {
+            summary = reporting.summarize(results, run.t1 - run.t0)
+            workers_after = servers.worker_pids(server.proc.pid)
+            reporting.print_summary(f"load: {args.clients} clients x {args.duration:.0f} s, gunicorn {args.workers} workers", summary, {
                 "TCP connections opened": run.connects,
                 "stale keep-alive retries": run.stale_retries,
                 "workers before/after": f"{workers_before} / {workers_after}",
             })
-            c.show_failures(results)
+            reporting.show_failures(results)
             if summary["connection_errors"]:
                 failures.append(f"{summary['connection_errors']} connection errors")
             if summary["unexpected"]:
@@ -160,10 +164,10 @@ def main(argv=None) -> int:
                 failures.append("gunicorn workers changed during the run (a worker crashed or timed out)")
             if server.proc.poll() is not None:
                 failures.append(f"gunicorn exited with {server.proc.returncode}")
-            c.check_log(server, failures)
+            reporting.check_log(server, failures)
             if summary["requests"] == 0:
                 failures.append("no requests were served")
-    return c.verdict(failures)
+    return reporting.verdict(failures)
 
 
 if __name__ == "__main__":

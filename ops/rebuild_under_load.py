@@ -25,7 +25,11 @@ from pathlib import Path
 
 import yaml
 
-import common as c
+from harness import servers
+
+import loadclient as lc
+import reporting
+import script
 
 RECORD = "beijing-12345-hotline"
 MARKER = " [rebuilt]"
@@ -44,10 +48,19 @@ ROUTES = [
 ]
 
 
-def facts_of(res: c.Result) -> str | None:
+def etag_version(etag: str | None) -> str | None:
+    """'"<version>-<hash>"' (or W/"...") -> version."""
+    if not etag:
+        return None
+    tag = etag[2:] if etag.startswith("W/") else etag
+    tag = tag.strip('"')
+    return tag.rsplit("-", 1)[0] if "-" in tag else None
+
+
+def facts_of(res: lc.Result) -> str | None:
     """Extract the version claims of one response into res.facts; the cross-version verdict comes after the run."""
     f = res.facts
-    f["v"] = c.etag_version(res.headers.get("etag"))
+    f["v"] = etag_version(res.headers.get("etag"))
     if res.status != 200:
         return None
     body = res.body
@@ -79,10 +92,10 @@ def make_mix(state_shared: dict):
     def next_request(rng, state, last):
         # A client that re-validates with the v1 ETag it saw: 304 only while it is still answered from v1.
         if rng.random() < 0.1 and state_shared.get("v1_etag"):
-            return c.Request("conditional", f"/api/v1/initiatives/{RECORD}", expect=(200, 304),
+            return lc.Request("conditional", f"/api/v1/initiatives/{RECORD}", expect=(200, 304),
                              headers={"If-None-Match": state_shared["v1_etag"]})
         label, path, accept = rng.choice(ROUTES)
-        return c.Request(label, path, headers={"Accept": accept} if accept else None)
+        return lc.Request(label, path, headers={"Accept": accept} if accept else None)
     return next_request
 
 
@@ -112,10 +125,10 @@ def main(argv=None) -> int:
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--duration", type=float, default=20.0)
     ap.add_argument("--swap-at", type=float, default=8.0, help="seconds into the load when the rebuild starts")
-    ap.add_argument("--workers", type=int, default=c.CORES)
+    ap.add_argument("--workers", type=int, default=servers.CORES)
     ap.add_argument("--max-switch", type=float, default=3.0, help="target: seconds from swap until no response is old")
     args = ap.parse_args(argv)
-    c.die_on_signals()
+    script.die_on_signals()
 
     failures: list[str] = []
     server = None
@@ -123,20 +136,20 @@ def main(argv=None) -> int:
         tmp = Path(tmp)
         project = tmp / "project"
         project.mkdir()
-        shutil.copytree(c.ROOT / "data", project / "data")
-        shutil.copytree(c.ROOT / "seeds", project / "seeds")
+        shutil.copytree(servers.ROOT / "data", project / "data")
+        shutil.copytree(servers.ROOT / "seeds", project / "seeds")
         db = tmp / "var" / "socialwork.db"
-        with c.supervised(failures, lambda: (server,)):
-            v1 = c.build_db(project, db)["version"]
-            port = c.free_port()
-            server = c.start_gunicorn(db, port, tmp / "gunicorn.log", workers=args.workers)
-            c.wait_ready(port, server.proc)
-            workers_before = c.worker_pids(server.proc.pid)
-            _, hdrs, _ = c.fetch_json(c.LOOPBACK, port, f"/api/v1/initiatives/{RECORD}")
+        with script.supervised(failures, lambda: (server,)):
+            v1 = script.build_db(project, db)["version"]
+            port = servers.free_port()
+            server = servers.start_gunicorn(db, port, tmp / "gunicorn.log", workers=args.workers)
+            servers.wait_ready(port, server.proc)
+            workers_before = servers.worker_pids(server.proc.pid)
+            _, hdrs, _ = lc.fetch_json(servers.LOOPBACK, port, f"/api/v1/initiatives/{RECORD}")
             shared = {"v1_etag": hdrs["etag"]}
-            c.out(f"v1 {v1} built in a temp copy; gunicorn pid {server.proc.pid} on 127.0.0.1:{port}, workers {workers_before}")
+            reporting.out(f"v1 {v1} built in a temp copy; gunicorn pid {server.proc.pid} on 127.0.0.1:{port}, workers {workers_before}")
 
-            run = c.LoadRun(c.LOOPBACK, port, args.clients, args.duration, make_mix(shared), check=facts_of,
+            run = lc.LoadRun(servers.LOOPBACK, port, args.clients, args.duration, make_mix(shared), check=facts_of,
                             keep_headers=("etag", "content-type"), seed=7)
             swap: dict = {}
             rebuild: dict = {}
@@ -149,7 +162,7 @@ def main(argv=None) -> int:
                 watcher.start()
                 t = time.monotonic()
                 try:
-                    rebuild["report"] = c.build_db(project, db)
+                    rebuild["report"] = script.build_db(project, db)
                 except Exception as exc:  # noqa: BLE001
                     rebuild["error"] = repr(exc)
                 rebuild["seconds"] = time.monotonic() - t
@@ -166,7 +179,7 @@ def main(argv=None) -> int:
             v2 = rebuild["report"]["version"]
             t_swap = swap.get("t_swap", rebuild["t_done"])
             results = run.all()
-            summary = c.summarize(results, run.t1 - run.t0)
+            summary = reporting.summarize(results, run.t1 - run.t0)
 
             # -- the consistency verdict, per response
             inconsistent: list[str] = []
@@ -205,10 +218,10 @@ def main(argv=None) -> int:
                               for r in results if r.facts.get("present"))
             tail_window = [r for r in results if r.t_start > run.t1 - 2 and r.status is not None]
             tail_versions = Counter("v2" if r.facts.get("v") == v2 else "v1" for r in tail_window)
-            workers_after = c.worker_pids(server.proc.pid)
-            _, _, root = c.fetch_json(c.LOOPBACK, port, "/api/v1")
+            workers_after = servers.worker_pids(server.proc.pid)
+            _, _, root = lc.fetch_json(servers.LOOPBACK, port, "/api/v1")
 
-            c.print_summary(f"rebuild under load: {args.clients} clients x {args.duration:.0f} s, "
+            reporting.print_summary(f"rebuild under load: {args.clients} clients x {args.duration:.0f} s, "
                             f"rebuild at {args.swap_at:.0f} s", summary, {
                 "versions": f"v1 {v1}, v2 {v2}; responses {dict(versions)}",
                 "build": f"{rebuild['seconds']:.2f} s under load; swap (inode change) at "
@@ -222,9 +235,9 @@ def main(argv=None) -> int:
                 "workers before/after (no restart)": f"{workers_before} / {workers_after}",
                 "GET /api/v1 after the run": root.get("version"),
             })
-            c.show_failures(results)
+            reporting.show_failures(results)
             for line in inconsistent[:10]:
-                c.out(f"   INCONSISTENT {line}")
+                reporting.out(f"   INCONSISTENT {line}")
             if summary["connection_errors"] or summary["unexpected"]:
                 failures.append(f"{summary['connection_errors']} connection errors, {summary['unexpected']} failed responses")
             if inconsistent:
@@ -241,8 +254,8 @@ def main(argv=None) -> int:
                 failures.append(f"after the run GET /api/v1 says {root.get('version')}, not {v2}")
             if workers_after != workers_before:
                 failures.append("gunicorn workers changed (restart or crash)")
-            c.check_log(server, failures)
-    return c.verdict(failures)
+            reporting.check_log(server, failures)
+    return reporting.verdict(failures)
 
 
 if __name__ == "__main__":

@@ -28,9 +28,14 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import quote
 
-import common as c
+from harness import servers
+from harness.stats import percentile
 
-BENCH = c.ROOT / "bench" / "scale"
+import loadclient as lc
+import reporting
+import script
+
+BENCH = servers.ROOT / "bench" / "scale"
 PROVINCES = "440000,320000,370000,410000,510000,330000,420000,430000,130000,340000"
 TERMS = ["驿站", "骑手", "热线", "志愿", "社区", "司机", "养老", "托育"]
 YEARS = ["2015..2025", "2016..2025", "2015..2024", "2017..2025", "..2025"]
@@ -52,17 +57,17 @@ def make_db(args, tmp: Path) -> Path:
         raise SystemExit(f"{gen} is missing: pass --db with a large database")
     root, db = tmp / "synthetic", tmp / "synthetic.db"
     t = time.monotonic()
-    subprocess.run([str(c.PYTHON), str(gen), "--count", str(args.count), "--out", str(root)], check=True,
-                   cwd=c.ROOT, timeout=1800, stdout=subprocess.DEVNULL)
-    c.out(f"generated {args.count} synthetic initiatives in {time.monotonic() - t:.0f} s")
+    subprocess.run([str(servers.PYTHON), str(gen), "--count", str(args.count), "--out", str(root)], check=True,
+                   cwd=servers.ROOT, timeout=1800, stdout=subprocess.DEVNULL)
+    reporting.out(f"generated {args.count} synthetic initiatives in {time.monotonic() - t:.0f} s")
     t = time.monotonic()
     if args.real_build:
-        report = c.build_db(root, db, timeout=7200)
+        report = script.build_db(root, db, timeout=7200)
     else:
-        out = subprocess.run([str(c.PYTHON), str(BENCH / "build_direct.py"), str(root), "--db", str(db)],
-                             check=True, cwd=c.ROOT, timeout=1800, capture_output=True, text=True)
+        out = subprocess.run([str(servers.PYTHON), str(BENCH / "build_direct.py"), str(root), "--db", str(db)],
+                             check=True, cwd=servers.ROOT, timeout=1800, capture_output=True, text=True)
         report = json.loads(out.stdout)
-    c.out(f"built {db} ({report['initiatives']} initiatives, version {report['version']}) "
+    reporting.out(f"built {db} ({report['initiatives']} initiatives, version {report['version']}) "
           f"{'with the flask build command' if args.real_build else 'with build_direct.py'} in {time.monotonic() - t:.0f} s")
     return db
 
@@ -76,34 +81,34 @@ def main(argv=None) -> int:
     ap.add_argument("--heavy", type=int, default=40, help="number of heavy requests")
     ap.add_argument("--max-seconds", type=float, default=120)
     args = ap.parse_args(argv)
-    c.die_on_signals()
+    script.die_on_signals()
 
     failures: list[str] = []
     server = control = None
     with tempfile.TemporaryDirectory(prefix="sw-slow-") as tmp:
         tmp = Path(tmp)
-        with c.supervised(failures, lambda: (server, control)):
+        with script.supervised(failures, lambda: (server, control)):
             db = make_db(args, tmp)
-            port = c.free_port()
-            server = c.start_gunicorn(db, port, tmp / "gunicorn.log", workers=1,
+            port = servers.free_port()
+            server = servers.start_gunicorn(db, port, tmp / "gunicorn.log", workers=1,
                                       env={"SOCIALWORK_QUERY_TIMEOUT": str(args.timeout)})
-            c.wait_ready(port, server.proc, path="/api/v1/kinds")
-            worker_before = c.worker_pids(server.proc.pid)
-            _, _, page = c.fetch_json(c.LOOPBACK, port, "/api/v1/initiatives?limit=100")
+            servers.wait_ready(port, server.proc, path="/api/v1/kinds")
+            worker_before = servers.worker_pids(server.proc.pid)
+            _, _, page = lc.fetch_json(servers.LOOPBACK, port, "/api/v1/initiatives?limit=100")
             ids = [r["id"] for r in page["data"]]
-            _, _, regions = c.fetch_json(c.LOOPBACK, port, "/api/v1/regions?level=prefecture&limit=200")
+            _, _, regions = lc.fetch_json(servers.LOOPBACK, port, "/api/v1/regions?level=prefecture&limit=200")
             codes = [r["code"] for r in regions["data"]]
-            _, _, root = c.fetch_json(c.LOOPBACK, port, "/api/v1/kinds")
-            c.out(f"gunicorn pid {server.proc.pid}, 1 worker {worker_before}, SOCIALWORK_QUERY_TIMEOUT={args.timeout}; "
+            _, _, root = lc.fetch_json(servers.LOOPBACK, port, "/api/v1/kinds")
+            reporting.out(f"gunicorn pid {server.proc.pid}, 1 worker {worker_before}, SOCIALWORK_QUERY_TIMEOUT={args.timeout}; "
                   f"database {db}")
 
-            heavy_results: list[c.Result] = []
-            light_results: list[c.Result] = []
+            heavy_results: list[lc.Result] = []
+            light_results: list[lc.Result] = []
             done = threading.Event()
             t_end = time.monotonic() + args.max_seconds
 
             def heavy_loop():
-                cl = c.Client(c.LOOPBACK, port, timeout=60)
+                cl = lc.Client(servers.LOOPBACK, port, timeout=60)
                 try:
                     for path in heavy_paths(args.heavy):
                         if time.monotonic() > t_end:
@@ -111,9 +116,9 @@ def main(argv=None) -> int:
                         t = time.monotonic()
                         try:
                             st, h, body = cl.get(path)
-                            r = c.Result(t, time.monotonic() - t, st, None, "heavy", path, h, body)
+                            r = lc.Result(t, time.monotonic() - t, st, None, "heavy", path, h, body)
                         except Exception as exc:  # noqa: BLE001
-                            r = c.Result(t, time.monotonic() - t, None, repr(exc), "heavy", path, ok=False)
+                            r = lc.Result(t, time.monotonic() - t, None, repr(exc), "heavy", path, ok=False)
                         heavy_results.append(r)
                         time.sleep(0.02)  # let the light client in between
                 finally:
@@ -121,7 +126,7 @@ def main(argv=None) -> int:
                     done.set()
 
             def light_loop():
-                cl = c.Client(c.LOOPBACK, port, timeout=60)
+                cl = lc.Client(servers.LOOPBACK, port, timeout=60)
                 try:
                     for i in range(100_000):
                         if done.is_set() or time.monotonic() > t_end:
@@ -131,9 +136,9 @@ def main(argv=None) -> int:
                         t = time.monotonic()
                         try:
                             st, h, body = cl.get(path)
-                            r = c.Result(t, time.monotonic() - t, st, None, "light", path, h, b"")
+                            r = lc.Result(t, time.monotonic() - t, st, None, "light", path, h, b"")
                         except Exception as exc:  # noqa: BLE001
-                            r = c.Result(t, time.monotonic() - t, None, repr(exc), "light", path, ok=False)
+                            r = lc.Result(t, time.monotonic() - t, None, repr(exc), "light", path, ok=False)
                         light_results.append(r)
                 finally:
                     cl.close()
@@ -146,7 +151,7 @@ def main(argv=None) -> int:
                 th.join(args.max_seconds + 70)
             elapsed = time.monotonic() - t0
 
-            def is_timeout_503(r: c.Result) -> bool:
+            def is_timeout_503(r: lc.Result) -> bool:
                 if r.status != 503 or not r.headers.get("retry-after", "").isdigit():
                     return False
                 if not r.headers.get("content-type", "").startswith("application/problem+json"):
@@ -161,21 +166,21 @@ def main(argv=None) -> int:
             light_ok = sum(1 for r in light_results if r.status == 200)
             hl = sorted(r.latency for r in heavy_results if r.status)
             ll = sorted(r.latency for r in light_results if r.status)
-            worker_after = c.worker_pids(server.proc.pid)
+            worker_after = servers.worker_pids(server.proc.pid)
             stopped_lines = sum(1 for ln in server.log.read_text(errors="replace").splitlines()
                                 if "stopped by the time limit" in ln)
-            c.out(f"== slow queries: {len(heavy_results)} heavy and {len(light_results)} light requests in {elapsed:.1f} s, 1 worker")
-            c.out(f"   heavy: {dict(Counter(r.status or 'error' for r in heavy_results))}; 503 query-timeout with Retry-After: "
-                  f"{heavy_ok}/{len(heavy_results)}; latency p50 {c.percentile(hl, 50) * 1000:.0f} ms, "
+            reporting.out(f"== slow queries: {len(heavy_results)} heavy and {len(light_results)} light requests in {elapsed:.1f} s, 1 worker")
+            reporting.out(f"   heavy: {dict(Counter(r.status or 'error' for r in heavy_results))}; 503 query-timeout with Retry-After: "
+                  f"{heavy_ok}/{len(heavy_results)}; latency p50 {percentile(hl, 50) * 1000:.0f} ms, "
                   f"max {hl[-1] * 1000 if hl else float('nan'):.0f} ms (limit {args.timeout * 1000:.0f} ms)")
-            c.out(f"   light: {dict(Counter(r.status or 'error' for r in light_results))}; 200: {light_ok}/{len(light_results)}; "
-                  f"latency p50 {c.percentile(ll, 50) * 1000:.1f} ms, p99 {c.percentile(ll, 99) * 1000:.1f} ms, "
+            reporting.out(f"   light: {dict(Counter(r.status or 'error' for r in light_results))}; 200: {light_ok}/{len(light_results)}; "
+                  f"latency p50 {percentile(ll, 50) * 1000:.1f} ms, p99 {percentile(ll, 99) * 1000:.1f} ms, "
                   f"max {ll[-1] * 1000 if ll else float('nan'):.1f} ms")
-            c.out(f"   worker before/after: {worker_before} / {worker_after}; 'stopped by the time limit' log lines: {stopped_lines}")
+            reporting.out(f"   worker before/after: {worker_before} / {worker_after}; 'stopped by the time limit' log lines: {stopped_lines}")
             for r in [r for r in heavy_results if not is_timeout_503(r)][:3]:
-                c.out(f"   FAIL heavy {r.path} -> {r.status or r.error} {r.body[:200]!r}")
+                reporting.out(f"   FAIL heavy {r.path} -> {r.status or r.error} {r.body[:200]!r}")
             for r in [r for r in light_results if r.status != 200][:3]:
-                c.out(f"   FAIL light {r.path} -> {r.status or r.error}")
+                reporting.out(f"   FAIL light {r.path} -> {r.status or r.error}")
             if not heavy_results or heavy_ok != len(heavy_results):
                 failures.append(f"{len(heavy_results) - heavy_ok} of {len(heavy_results)} heavy requests were not 503 query-timeout with Retry-After")
             if not light_results or light_ok != len(light_results):
@@ -184,33 +189,33 @@ def main(argv=None) -> int:
                 failures.append("the worker was replaced (killed by gunicorn's timeout or crashed)")
 
             # -- exports: a streamed CSV/GeoJSON of the same heavy filter under the same limit
-            probe = c.Client(c.LOOPBACK, port, timeout=60)
+            probe = lc.Client(servers.LOOPBACK, port, timeout=60)
             try:
                 for fmt in ("csv", "geojson"):
                     path = heavy_paths(1)[0] + f"&format={fmt}"
                     t = time.monotonic()
                     try:
                         st, h, body = probe.get(path)
-                        r = c.Result(t, time.monotonic() - t, st, None, "export", path, h, body)
+                        r = lc.Result(t, time.monotonic() - t, st, None, "export", path, h, body)
                         verdict_ok = is_timeout_503(r)
                         what = f"{st} {h.get('content-type')} {len(body)} bytes"
                     except Exception as exc:  # noqa: BLE001
                         verdict_ok, what = False, f"connection broken mid-response: {type(exc).__name__}: {exc}"
                         probe.close()
-                    c.out(f"   heavy {fmt} export: {what} ({'OK' if verdict_ok else 'FAIL'})")
+                    reporting.out(f"   heavy {fmt} export: {what} ({'OK' if verdict_ok else 'FAIL'})")
                     if not verdict_ok:
                         failures.append(f"heavy {fmt} export under the time limit gave {what}, not 503 query-timeout")
             finally:
                 probe.close()
-            findings = [ln for ln in c.log_findings(server.log)]
+            findings = [ln for ln in reporting.log_findings(server.log)]
             if findings:
-                c.out(f"   server log: {len(findings)} error lines, first: {findings[0]}")
+                reporting.out(f"   server log: {len(findings)} error lines, first: {findings[0]}")
 
             # -- control: the same heavy requests without the tight limit
-            cport = c.free_port()
-            control = c.start_gunicorn(db, cport, tmp / "control.log", workers=1, env={"SOCIALWORK_QUERY_TIMEOUT": "30"})
-            c.wait_ready(cport, control.proc, path="/api/v1/kinds")
-            cl = c.Client(c.LOOPBACK, cport, timeout=60)
+            cport = servers.free_port()
+            control = servers.start_gunicorn(db, cport, tmp / "control.log", workers=1, env={"SOCIALWORK_QUERY_TIMEOUT": "30"})
+            servers.wait_ready(cport, control.proc, path="/api/v1/kinds")
+            cl = lc.Client(servers.LOOPBACK, cport, timeout=60)
             lat, statuses = [], Counter()
             try:
                 for path in heavy_paths(4):
@@ -220,11 +225,11 @@ def main(argv=None) -> int:
                     statuses[st] += 1
             finally:
                 cl.close()
-            c.out(f"   control (limit 30 s): the first 4 heavy requests took {', '.join(f'{x * 1000:.0f}' for x in lat)} ms, "
+            reporting.out(f"   control (limit 30 s): the first 4 heavy requests took {', '.join(f'{x * 1000:.0f}' for x in lat)} ms, "
                   f"statuses {dict(statuses)}")
             if min(lat) < 5 * args.timeout:
                 failures.append(f"the heavy requests are not clearly heavier than the limit ({min(lat) * 1000:.0f} ms)")
-    return c.verdict(failures)
+    return reporting.verdict(failures)
 
 
 if __name__ == "__main__":

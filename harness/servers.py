@@ -1,0 +1,168 @@
+"""Servers on 127.0.0.0/8 for tests, ops/ and bench/: a free port, a process group with a log file, ready, stopped.
+
+    from harness import servers
+    srv = servers.start_gunicorn(db, servers.free_port(), tmp / "gunicorn.log", workers=2)
+    try:
+        srv.wait_ready()                      # GET /api/v1 answers 200, at most 30 s
+        ... srv.base + "/api/v1/initiatives" ...
+    finally:
+        srv.stop()                            # TERM to the group, KILL after 10 s, then sweep orphans
+
+Each server runs in a new session, so its master and workers form one process group that stop() signals
+as a whole. Nothing here listens on or connects to an address outside 127.0.0.0/8.
+"""
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+PYTHON = VENV_BIN / "python"
+LOOPBACK = "127.0.0.1"
+CORES = os.cpu_count() or 1
+APP = "api:create_app()"
+
+
+def check_loopback(host: str) -> None:
+    if not host.startswith("127."):
+        raise SystemExit(f"refusing to talk to {host}: the harness uses 127.0.0.0/8 only")
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """A TCP port nothing listens on at host now (the kernel's pick for a bind to port 0)."""
+    check_loopback(host)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(port: int, proc: subprocess.Popen | None = None, path: str = "/api/v1", timeout: float = 30,
+               expect: tuple | None = (200,), host: str = LOOPBACK) -> float:
+    """Poll GET path until it answers a status in expect (any status when expect is None).
+
+    Raises RuntimeError when proc exits first or timeout passes. Returns the seconds waited."""
+    check_loopback(host)
+    t0 = time.monotonic()
+    last = "no answer"
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server on port {port} exited with {proc.returncode} before it was ready")
+        try:
+            conn = http.client.HTTPConnection(host, port, timeout=2)
+            try:
+                conn.request("GET", path)
+                resp = conn.getresponse()
+                resp.read()
+            finally:
+                conn.close()
+            if expect is None or resp.status in expect:
+                return time.monotonic() - t0
+            last = f"status {resp.status}"
+        except (OSError, http.client.HTTPException) as exc:
+            last = repr(exc)
+        if time.monotonic() - t0 > timeout:
+            raise RuntimeError(f"server on port {port} not ready after {timeout:.0f} s at {path} ({last})")
+        time.sleep(0.05)
+
+
+def stop(proc: subprocess.Popen | None, timeout: float = 10, sig: int = signal.SIGTERM) -> int | None:
+    """Signal the process group proc leads (sig, then KILL after timeout), reap it, and return its exit code."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(5)
+    # Workers of a SIGKILLed master are orphans still in its group: sweep the group once more.
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    return proc.returncode
+
+
+def worker_pids(master_pid: int) -> list[int]:
+    """The children of master_pid (gunicorn's workers), from /proc."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid == master_pid:
+                out.append(int(entry.name))
+    return sorted(out)
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    """The last lines of a log file ("" when it cannot be read)."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+class Server:
+    """One server process started now in its own process group, its output (stdout and stderr) in log.
+
+    cmd runs in cwd (the repository root) with env (None: this process's environment)."""
+
+    def __init__(self, name: str, cmd: list[str], port: int, log: Path, env: dict | None = None, cwd: Path = ROOT):
+        self.name, self.cmd, self.port, self.log = name, cmd, port, log
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("wb") as fh:
+            # A new session: the process and its children form one group stop() signals as a whole.
+            self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=fh,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+
+    @property
+    def base(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def wait_ready(self, path: str = "/api/v1", timeout: float = 30, expect: tuple | None = (200,)) -> float:
+        """wait_ready() for this server; the error names the server and ends with its log's last lines."""
+        try:
+            return wait_ready(self.port, self.proc, path, timeout, expect)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{self.name}: {exc}; log {self.log}:\n{self.tail(80)}") from None
+
+    def worker_pids(self) -> list[int]:
+        return worker_pids(self.proc.pid)
+
+    def tail(self, lines: int = 30) -> str:
+        return tail(self.log, lines)
+
+    def stop(self, timeout: float = 10, sig: int = signal.SIGTERM) -> int | None:
+        return stop(self.proc, timeout, sig)
+
+
+def gunicorn_command(port: int, workers: int = CORES, app: str = APP, extra: list[str] | tuple = ()) -> list[str]:
+    """gunicorn as `make run` starts it (gunicorn.conf.py, run from the repository root), with its worker
+    count and bind address overridden, no control socket, and extra options (e.g. ["-k", "gthread"])."""
+    return [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--no-control-socket", "--workers", str(workers),
+            "--bind", f"{LOOPBACK}:{port}", *extra, app]
+
+
+def start_gunicorn(db: Path, port: int, log: Path, workers: int = CORES, env: dict | None = None,
+                   name: str = "gunicorn", app: str = APP, extra: list[str] | tuple = ()) -> Server:
+    """This app under gunicorn_command(), serving db (SOCIALWORK_DB), with env added to this process's environment."""
+    full_env = {**os.environ, "SOCIALWORK_DB": str(db), **(env or {})}
+    full_env.pop("WEB_CONCURRENCY", None)  # --workers decides
+    return Server(name, gunicorn_command(port, workers, app, extra), port, log, full_env)
