@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import gunicorn
 from gunicorn import util
 from gunicorn.http.wsgi import Response
 
@@ -39,8 +40,12 @@ def write_whole(self, data):
     gunicorn sends them in two calls. A worker killed between the two leaves a proxy with headers
     it has already forwarded and no body, a response it can no longer retry elsewhere. In one
     call, a small response reaches the proxy whole or not at all (then nginx retries it).
+    Responses that frame their own output (gunicorn's HTTP2Response overrides send_headers and
+    _emit_body) keep gunicorn's write: the HTTP/1 bytes below would corrupt an HTTP/2 stream.
     """
     if (self.headers_sent or not isinstance(data, bytes) or not data or self.chunked
+            or type(self).send_headers is not Response.send_headers
+            or type(self)._emit_body is not Response._emit_body
             or getattr(self, "_omits_body", False)
             or (self.response_length is not None and len(data) > self.response_length)):
         return _gunicorn_write(self, data)
@@ -51,6 +56,27 @@ def write_whole(self, data):
     util.write(self.sock, ("%s\r\n" % "".join(head)).encode("latin-1") + data)
 
 
+# The gunicorn release these patches were read against: util.write_error and its caller
+# (workers/base.py handle_error), Response.write, send_headers, default_headers and _emit_body. To allow
+# another release, read those in it, then change this and the pin in pyproject.toml (constraints.txt too).
+CHECKED_GUNICORN = "27.0.1"
+
+
+class GunicornVersionError(RuntimeError):
+    """The installed gunicorn is not the release the patches were checked against."""
+
+
+def check_gunicorn() -> None:
+    found = gunicorn.__version__
+    if found != CHECKED_GUNICORN:
+        raise GunicornVersionError(
+            f"api/serving.py patches internals of gunicorn {CHECKED_GUNICORN} (util.write_error, Response.write), "
+            f"but gunicorn {found} is installed. Install {CHECKED_GUNICORN} (make install), or check the patches "
+            f"against {found} and update CHECKED_GUNICORN and pyproject.toml.")
+
+
 def install():
+    """Patch gunicorn (called by gunicorn.conf.py); refuses, before patching anything, an unchecked gunicorn."""
+    check_gunicorn()
     util.write_error = write_problem
     Response.write = write_whole

@@ -4,9 +4,12 @@ from __future__ import annotations
 import json
 import socket
 import urllib.request
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def raw_request(base: str, request: bytes) -> tuple[int, dict, bytes]:
@@ -53,3 +56,52 @@ def test_the_same_query_percent_encoded_is_answered(live_server):
         body = json.load(resp)
         assert resp.status == 200 and resp.headers["Access-Control-Allow-Origin"] == "*"
     assert body["meta"]["total"] == 3
+
+
+def test_the_gunicorn_patches_refuse_a_gunicorn_they_were_not_checked_against(monkeypatch):
+    import gunicorn
+    from gunicorn import util
+    from gunicorn.http.wsgi import Response
+
+    from api import serving
+
+    monkeypatch.setattr(util, "write_error", util.write_error)   # restored after the test, whatever install() does
+    monkeypatch.setattr(Response, "write", Response.write)
+    before = (util.write_error, Response.write)
+    monkeypatch.setattr(gunicorn, "__version__", "23.0.0")
+    with pytest.raises(serving.GunicornVersionError) as err:
+        serving.install()
+    assert f"gunicorn {serving.CHECKED_GUNICORN} (" in str(err.value)
+    assert "gunicorn 23.0.0 is installed" in str(err.value)
+    assert (util.write_error, Response.write) == before, "nothing is patched"
+
+
+def test_the_checked_gunicorn_is_the_one_installed_pinned_and_constrained():
+    import gunicorn
+
+    from api import serving
+
+    assert gunicorn.__version__ == serving.CHECKED_GUNICORN
+    assert f'"gunicorn=={serving.CHECKED_GUNICORN}"' in (ROOT / "pyproject.toml").read_text()
+    assert f"\ngunicorn=={serving.CHECKED_GUNICORN}\n" in (ROOT / "constraints.txt").read_text()
+
+
+def test_a_response_that_frames_its_own_output_keeps_gunicorns_write():
+    from gunicorn.http.wsgi import Response
+
+    from api import serving
+
+    sent = []
+
+    class Framed(Response):   # as gunicorn's HTTP2Response: its own headers and body framing
+        def send_headers(self):
+            sent.append("headers")
+            self.headers_sent = True
+
+        def _emit_body(self, data):
+            sent.append(data)
+
+    resp = Framed.__new__(Framed)
+    resp.headers_sent, resp.chunked, resp._omits_body, resp.response_length, resp.sent = False, False, False, None, 0
+    serving.write_whole(resp, b"body")
+    assert sent == ["headers", b"body"]
