@@ -9,15 +9,26 @@ from pathlib import Path
 import click
 from flask import Flask
 
+from . import conditional
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = ROOT / "var" / "socialwork.db"
 
 
+class App(Flask):
+    """Flask, with every view run under the request's time limit (db.Database.time_limit)."""
+
+    def dispatch_request(self):
+        with self.extensions["socialwork_db"].time_limit(self.config["QUERY_TIMEOUT"]):
+            return super().dispatch_request()
+
+
 def create_app(test_config: dict | None = None) -> Flask:
-    app = Flask(__name__)
+    app = App(__name__)
     app.config.from_mapping(
         DATABASE=os.environ.get("SOCIALWORK_DB", str(DEFAULT_DB)),
         QUERY_TIMEOUT=float(os.environ.get("SOCIALWORK_QUERY_TIMEOUT", "2.0")),
+        RESPONSE_STORE_BYTES=int(os.environ.get("SOCIALWORK_RESPONSE_STORE_BYTES", str(conditional.STORE_BYTES))),
     )
     if test_config:
         app.config.update(test_config)
@@ -25,17 +36,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
 
-    from . import catalog, db, docs, errors, fastpath, http, initiatives, metrics, regions
+    from . import catalog, db, docs, errors, http, initiatives, metrics, pages, regions
 
     db.init_app(app)
-    for module in (errors, catalog, initiatives, regions, metrics, docs):
+    for module in (errors, catalog, initiatives, regions, metrics, pages, docs):
         app.register_blueprint(module.bp)
-    from . import pages  # the landing page and bulk downloads
-    app.register_blueprint(pages.bp)
     docs.init_app(app)
-    app.after_request(http.add_common_headers)
+    app.after_request(http.response_headers)  # the only header hook: see its docstring
     app.cli.add_command(build_command)
-    app.wsgi_app = fastpath.FastPath(app.wsgi_app, app.extensions["socialwork_db"])
+    size = app.config["RESPONSE_STORE_BYTES"]
+    store = conditional.ResponseStore(size) if size > 0 else None  # 0 turns the store off
+    app.extensions["response_store"] = store
+    app.wsgi_app = conditional.ConditionalResponses(app.wsgi_app, app.extensions["socialwork_db"], store)
     return app
 
 

@@ -1,16 +1,21 @@
 """/api/v1 itself, the vocabularies, the sources and the facet counts."""
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint
 
 from . import queries, schemas
 from .db import get_db, get_snapshot
 from .errors import DESCRIPTIONS, PROBLEM_BASE, TITLES, Problem
 from .filters import to_filter
 from .http import csv_response, json_response, representation
+from .pagination import envelope, self_link
 
 bp = Blueprint("catalog", __name__, url_prefix="/api/v1")
 ROOT_ARGS, VOCAB_ARGS, FACET_ARGS = schemas.RootArgs(), schemas.VocabularyArgs(), schemas.FacetArgs()
+KIND_COLUMNS = ["id", "name_zh", "name_en", "definition_zh", "definition_en", "initiative_count"]
+THEME_COLUMNS = ["id", "order", "name_zh", "name_en", "source", "start", "end", "initiative_count"]
+SOURCE_COLUMNS = ["id", "title_zh", "title_en", "publisher_zh", "publisher_en", "dateline_zh", "dateline_en",
+                  "published", "language", "sha256", "licence", "initiative_count"]
 TITLE_ZH = "中国社会工作举措开放数据(2025)"
 TITLE_EN = "China social-work initiatives, open data (2025)"
 LICENCE = {"name": "CC BY 4.0", "url": "https://creativecommons.org/licenses/by/4.0/",
@@ -18,10 +23,9 @@ LICENCE = {"name": "CC BY 4.0", "url": "https://creativecommons.org/licenses/by/
 
 
 @bp.get("")
-@representation("json")
-def root(fmt):
+@representation(ROOT_ARGS, "json")
+def root(args, fmt):
     """Describe the dataset and link to every resource."""
-    schemas.parse(ROOT_ARGS, request.args)
     conn = get_db()
     meta = queries.meta(conn)
     return json_response({
@@ -40,49 +44,39 @@ def _vocabulary(fmt, rows, columns, filename):
     if fmt == "csv":
         return csv_response(columns, (dict(r) for r in rows), filename)
     data = [{c: r[c] for c in columns} for r in rows]
-    return json_response({"data": data, "meta": {"total": len(data), "total_exact": True, "count": len(data)},
-                          "links": {"self": request.full_path.rstrip("?")}})
+    return envelope(data, {"self": self_link()}, total=len(data))
 
 
 @bp.get("/kinds")
-@representation("json", "csv")
-def kinds(fmt):
+@representation(VOCAB_ARGS, "json", "csv")
+def kinds(args, fmt):
     """List the kinds of initiative."""
-    schemas.parse(VOCAB_ARGS, request.args)
-    return _vocabulary(fmt, queries.kinds(get_db()),
-                       ["id", "name_zh", "name_en", "definition_zh", "definition_en", "initiative_count"], "kinds.csv")
+    return _vocabulary(fmt, queries.kinds(get_db()), KIND_COLUMNS, "kinds.csv")
 
 
 @bp.get("/themes")
-@representation("json", "csv")
-def themes(fmt):
+@representation(VOCAB_ARGS, "json", "csv")
+def themes(args, fmt):
     """List the article's themes."""
-    schemas.parse(VOCAB_ARGS, request.args)
-    return _vocabulary(fmt, queries.themes(get_db()),
-                       ["id", "order", "name_zh", "name_en", "source", "start", "end", "initiative_count"], "themes.csv")
+    return _vocabulary(fmt, queries.themes(get_db()), THEME_COLUMNS, "themes.csv")
 
 
 @bp.get("/sources")
-@representation("json", "csv")
-def sources(fmt):
+@representation(VOCAB_ARGS, "json", "csv")
+def sources(args, fmt):
     """List the source documents."""
-    schemas.parse(VOCAB_ARGS, request.args)
-    return _vocabulary(fmt, queries.sources(get_db()),
-                       ["id", "title_zh", "title_en", "publisher_zh", "publisher_en", "dateline_zh", "dateline_en",
-                        "published", "language", "sha256", "licence", "initiative_count"], "sources.csv")
+    return _vocabulary(fmt, queries.sources(get_db()), SOURCE_COLUMNS, "sources.csv")
 
 
 @bp.get("/facets")
-@representation("json")
-def facets(fmt):
+@representation(FACET_ARGS, "json")
+def facets(args, fmt):
     """Count initiatives by province, year, kind, theme and scope."""
-    args = schemas.parse(FACET_ARGS, request.args)
-    f, resolved = to_filter(args)
+    f, meta = to_filter(args)
     result = queries.facets(get_db(), f)
     total = result.pop("total")
-    return json_response({"data": {k: [dict(r) for r in rows] for k, rows in result.items()},
-                          "meta": {"total": total, "regions": resolved},
-                          "links": {"self": request.full_path.rstrip("?"), "initiatives": "/api/v1/initiatives" + request.full_path[len(request.path):].rstrip("?")}})
+    return envelope({k: [dict(r) for r in rows] for k, rows in result.items()},
+                    {"self": self_link(), "initiatives": self_link("/api/v1/initiatives")}, total=total, **meta)
 
 
 def _problem_type(kind: str) -> dict:
@@ -91,20 +85,17 @@ def _problem_type(kind: str) -> dict:
 
 
 @bp.get("/problems")
-@representation("json")
-def problem_types(fmt):
+@representation(ROOT_ARGS, "json")
+def problem_types(args, fmt):
     """List the problem types errors refer to."""
-    schemas.parse(ROOT_ARGS, request.args)
     data = [_problem_type(k) for k in sorted(DESCRIPTIONS)]
-    return json_response({"data": data, "meta": {"total": len(data), "total_exact": True, "count": len(data)},
-                          "links": {"self": "/api/v1/problems"}})
+    return envelope(data, {"self": self_link()}, total=len(data))
 
 
 @bp.get("/problems/<string:kind>")
-@representation("json")
-def problem_type(kind, fmt):
+@representation(ROOT_ARGS, "json")
+def problem_type(args, fmt, kind):
     """Describe one problem type: what it means and what to do."""
-    schemas.parse(ROOT_ARGS, request.args)
     if kind not in DESCRIPTIONS:
         raise Problem(404, "not-found", f"There is no problem type {kind[:100]!r}. GET /api/v1/problems lists them.")
     return json_response(_problem_type(kind))

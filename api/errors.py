@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 
 from flask import Blueprint, current_app, json, request
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from .db import DatasetUnavailable, QueryTimeout
 
 bp = Blueprint("errors", __name__)
 log = logging.getLogger(__name__)
@@ -107,15 +108,17 @@ def _http(exc: HTTPException):
 RETRY_AFTER_SECONDS = "5"
 
 
-@bp.app_errorhandler(sqlite3.OperationalError)
-def _database(exc: sqlite3.OperationalError):
-    if "interrupt" in str(exc):
-        # The query ran past the request's time limit (db.py's progress handler stopped it).
-        log.warning("query stopped by the time limit on %s?%s", request.path, request.query_string[:200])
-        return problem_response(503, "query-timeout",
-                                "This query took longer than the server allows. Narrow the filters or try again later.",
-                                headers={"Retry-After": RETRY_AFTER_SECONDS})
-    return _unexpected(exc)
+@bp.app_errorhandler(QueryTimeout)
+def _timeout(exc: QueryTimeout):
+    log.warning("query stopped by the time limit on %s?%s", request.path, request.query_string[:200])
+    return problem_response(503, "query-timeout",
+                            "This query took longer than the server allows. Narrow the filters or try again later.",
+                            headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+
+@bp.app_errorhandler(DatasetUnavailable)
+def _unavailable(exc: DatasetUnavailable):
+    return problem_response(503, "service-unavailable", "The dataset is not built yet.", headers={"Retry-After": "30"})
 
 
 @bp.app_errorhandler(Exception)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from . import queries
 from .names import name_key
+from .vocabulary import is_code
 from .db import get_db, get_snapshot
 from .errors import Problem, invalid
 
@@ -13,7 +14,7 @@ def _region_dict(row) -> dict:
 
 def resolve_region(conn, value: str) -> tuple[str, dict]:
     """One user-given region (code, Chinese or English name) -> (code, resolved-from note); or a 400."""
-    if value.isdigit() and len(value) == 6:
+    if is_code(value):
         row = queries.region(conn, value)
         if row:
             return row["code"], {"input": value, "code": row["code"]}
@@ -55,8 +56,8 @@ def _check_vocab(param: str, values: list[str], allowed: list[str]):
         raise invalid(param, f"{', '.join(map(repr, bad))} not allowed; allowed: {', '.join(allowed)}")
 
 
-def to_filter(args: dict) -> tuple[queries.Filter, list[dict]]:
-    """Build the query filter from parsed args. Returns it and how each region value was resolved."""
+def to_filter(args: dict) -> tuple[queries.Filter, dict]:
+    """Build the query filter from parsed args. Returns it and the meta to report: how each region value was resolved."""
     conn = get_db()
     f = queries.Filter()
     resolved = []
@@ -78,4 +79,4 @@ def to_filter(args: dict) -> tuple[queries.Filter, list[dict]]:
     f.units = args.get("unit", [])
     if "q" in args:
         f.terms = list(dict.fromkeys(args["q"].split()))[:10]
-    return f, resolved
+    return f, {"regions": resolved}

@@ -3,24 +3,23 @@ from __future__ import annotations
 
 import csv
 import functools
-import hashlib
 import io
-import time
 
 from flask import Response, current_app, json, request
 
+from .conditional import representation_etag
 from .db import get_snapshot
 from .errors import Problem
+from .schemas import parse
 
 MEDIA = {"json": "application/json", "csv": "text/csv", "geojson": "application/geo+json"}
 
 
-def negotiate(formats: tuple[str, ...], req=None) -> str:
-    """format= wins; otherwise the Accept header among the formats this route offers; JSON by default."""
+def negotiate(formats: tuple[str, ...], requested: str | None, req=None) -> str:
+    """The parsed format= wins; otherwise the Accept header among the formats this route offers; JSON by default."""
+    if requested is not None:
+        return requested  # already checked against this route's formats by its schema
     req = req or request._get_current_object()
-    fmt = req.args.get("format")
-    if fmt is not None:
-        return fmt  # validated by the route's schema
     if not req.headers.get("Accept", "").strip() or not req.accept_mimetypes:
         return formats[0]  # no Accept, or one too malformed to read: disregarded (RFC 9110)
     offered = [MEDIA[f] for f in formats] + (["application/vnd.geo+json"] if "geojson" in formats else [])
@@ -35,64 +34,26 @@ def negotiate(formats: tuple[str, ...], req=None) -> str:
     return formats[0]
 
 
-def strong_etag(version: str, *parts: str) -> str:
-    """Every ETag's shape: the dataset version, then a hash of what else the bytes depend on."""
-    return f'"{version}-{hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]}"'
+def representation(schema, *formats: str):
+    """Wrap a GET view: parse its arguments with schema, negotiate the format from them, tag the result.
 
-
-def etag_for(version: str, fmt: str, req=None) -> str:
-    # The representation is the resource (path + filters) in one format, however the format was asked for.
-    req = req or request._get_current_object()
-    args = sorted((k, v) for k, v in req.args.items(multi=True) if k != "format")
-    return strong_etag(version, f"{req.path}?{args}|{fmt}")
-
-
-def representation(*formats: str):
-    """Wrap a GET view: negotiate the format, answer 304 without running the view when the client has this representation."""
+    The view is called as view(args, fmt, **path_values). Whether the client already has this
+    representation (If-None-Match) is decided in one place for every route: api/conditional.py.
+    """
     formats = formats or ("json",)
 
     def wrap(view):
         @functools.wraps(view)
         def inner(**kwargs):
             req = request._get_current_object()
-            fmt = negotiate(formats, req)
-            snap = get_snapshot()
-            etag = etag_for(snap.version, fmt, req)
-            inm = req.headers.get("If-None-Match", "")
-            # A tag this API issued proves the request was valid, so it is answered before any work;
-            # * only once the view has shown that a representation exists.
-            if matches(inm, etag, star=False):
-                return not_modified(etag)
-            resp = view(fmt=fmt, **kwargs)
-            if inm and resp.status_code == 200 and matches(inm, etag):
-                resp.close()
-                return not_modified(etag)
-            resp.headers["ETag"] = etag
+            args = parse(schema, req.args)
+            fmt = negotiate(formats, args.get("format"), req)
+            resp = view(args, fmt, **kwargs)
+            resp.headers["ETag"] = representation_etag(get_snapshot().version, req.path, req.args, fmt)
             return resp
         inner.formats = formats
         return inner
     return wrap
-
-
-def matches(if_none_match: str, etag: str, star: bool = True) -> bool:
-    """RFC 9110 If-None-Match: weak comparison (W/"x" matches "x"); * matches when a representation exists."""
-    for tag in if_none_match.split(","):
-        tag = tag.strip()
-        if (star and tag == "*") or tag == etag or tag.removeprefix("W/") == etag:
-            return True
-    return False
-
-
-def not_modified(etag: str) -> Response:
-    resp = Response(status=304)
-    resp.headers["ETag"] = etag
-    return resp
-
-
-def if_none_match(etag: str) -> Response | None:
-    """The 304 for a request whose If-None-Match names etag (or *), else None. For routes whose
-    representation is known to exist before any work, like the pages and the downloads."""
-    return not_modified(etag) if matches(request.headers.get("If-None-Match", ""), etag) else None
 
 
 def json_response(body, status=200, media="application/json", headers=None) -> Response:
@@ -127,29 +88,25 @@ def stream(chunks):
     """Iterate chunks after the view has returned, each step under its own time limit.
 
     The first chunk (which has run the first batch's query) is computed here, inside the view
-    and under the request's deadline: a query that is too slow is then an ordinary 503 before
+    and under the request's time limit: a query that is too slow is then an ordinary 503 before
     any byte is sent. An export is long by nature, so each later step (one batch of rows) gets
     QUERY_TIMEOUT of its own; one that still runs out can only cut the stream short.
     No request context is needed while streaming: the snapshot is captured here and stays open
     for this worker until the response is done.
     """
-    snap, timeout = get_snapshot(), current_app.config["QUERY_TIMEOUT"]
+    database, timeout = current_app.extensions["socialwork_db"], current_app.config["QUERY_TIMEOUT"]
     chunks = iter(chunks)
     first = next(chunks, None)
 
     def bounded():
-        try:
-            if first is not None:
-                yield first
-            while True:
-                snap.deadline = time.monotonic() + timeout
-                try:
-                    chunk = next(chunks)
-                except StopIteration:
-                    return
-                yield chunk
-        finally:
-            snap.deadline = 0.0
+        if first is not None:
+            yield first
+        while True:
+            with database.time_limit(timeout):
+                chunk = next(chunks, None)
+            if chunk is None:
+                return
+            yield chunk
 
     return bounded()
 
@@ -164,22 +121,39 @@ def _cell(value):
     return value
 
 
-COMMON_HEADERS = [("Access-Control-Allow-Origin", "*"),
-                  ("Access-Control-Expose-Headers", "Link, ETag, Content-Disposition"),
-                  ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer")]
-PREFLIGHT_HEADERS = [("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"),
-                     ("Access-Control-Allow-Headers", "Accept, If-None-Match, Content-Type"),
-                     ("Access-Control-Max-Age", "86400")]
+COMMON_HEADERS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "Link, ETag, Content-Disposition",
+                  "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+PREFLIGHT_HEADERS = {"Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+                     "Access-Control-Allow-Headers": "Accept, If-None-Match, Content-Type",
+                     "Access-Control-Max-Age": "86400"}
+# Pages run no inline code; Swagger UI (flasgger's page) starts itself from an inline script and styles.
+PAGE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
+            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+SWAGGER_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+               "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+SWAGGER_PATHS = ("/apidocs", "/oauth2-redirect.html")
+PAGE_HEADERS = {"X-Frame-Options": "DENY"}
 
 
-def add_common_headers(resp: Response) -> Response:
+def response_headers(resp: Response) -> Response:
+    """The one after_request hook: every header no view sets itself, each set once, whatever else is registered.
+
+    CORS and nosniff on everything; caching on successful reads; Vary: Accept where the format is
+    negotiated; a Content-Security-Policy on HTML pages (Swagger UI's allows the inline code it is made of).
+    """
     h, req = resp.headers, request._get_current_object()
-    # Nothing upstream sets these, so appending is enough (cheaper than set, on every response).
-    h.extend(COMMON_HEADERS)
+    wanted = dict(COMMON_HEADERS)
     if req.method == "OPTIONS":
-        h.extend(PREFLIGHT_HEADERS)
-    if resp.status_code in (200, 304) and req.method in ("GET", "HEAD"):
-        h.setdefault("Cache-Control", "public, max-age=300")
-    if req.path.startswith("/api/") and "Accept" not in h.get("Vary", ""):
+        wanted.update(PREFLIGHT_HEADERS)
+    if resp.status_code == 200 and req.method in ("GET", "HEAD"):
+        wanted["Cache-Control"] = "public, max-age=300"
+    if resp.mimetype == "text/html":
+        wanted["Content-Security-Policy"] = SWAGGER_CSP if req.path.startswith(SWAGGER_PATHS) else PAGE_CSP
+        wanted.update(PAGE_HEADERS)
+    for name, value in wanted.items():
+        if name not in h:
+            h[name] = value
+    if req.path.startswith("/api/") and "accept" not in h.get("Vary", "").lower():
         h.add("Vary", "Accept")
     return resp

@@ -13,20 +13,14 @@ from werkzeug.wsgi import wrap_file
 
 from . import queries
 from .catalog import LICENCE, TITLE_EN, TITLE_ZH
+from .conditional import strong_etag
 from .db import get_db, get_snapshot
 from .errors import Problem
-from .http import csv_response, if_none_match, json_response, strong_etag
+from .http import csv_response
+from .pagination import envelope
 
 bp = Blueprint("pages", __name__)
 HERE = Path(__file__).resolve().parent
-
-# Pages run no inline code; Swagger UI (flasgger's page) starts itself from an inline script and styles.
-PAGE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
-            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-SWAGGER_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-               "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
-               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-SWAGGER_PATHS = ("/apidocs", "/oauth2-redirect.html")
 
 
 @dataclass(frozen=True)
@@ -129,10 +123,6 @@ def charts(facets: dict) -> list[dict]:
 def index():
     """The landing page: what the dataset is, its numbers as charts, and where to go next."""
     snap = get_snapshot()
-    etag = strong_etag(snap.version, "/", page_digest())
-    hit = if_none_match(etag)
-    if hit is not None:
-        return hit
     conn = get_db()
     facets = queries.facets(conn, queries.Filter())
     html = render_template(
@@ -141,7 +131,7 @@ def index():
         sources=queries.sources(conn), charts=charts(facets), href=href,
         examples=EXAMPLES, downloads=DOWNLOADS.values())
     resp = Response(html, mimetype="text/html")
-    resp.headers["ETag"] = etag
+    resp.headers["ETag"] = strong_etag(snap.version, "/", page_digest())
     return resp
 
 
@@ -151,15 +141,11 @@ def index():
 def downloads():
     """List the bulk downloads as JSON."""
     version = get_snapshot().version
-    etag = strong_etag(version, "/downloads/")
-    hit = if_none_match(etag)
-    if hit is not None:
-        return hit
     data = [{"name": d.name, "url": f"/downloads/{d.name}", "media_type": d.media_type,
              "title_zh": d.title_zh, "title_en": d.title_en} for d in DOWNLOADS.values()]
-    return json_response({"data": data, "meta": {"version": version, "count": len(data)},
-                          "links": {"self": "/downloads/", "home": "/", "api": "/api/v1"}},
-                         headers={"ETag": etag})
+    resp = envelope(data, {"self": "/downloads/", "home": "/", "api": "/api/v1"}, total=len(data), version=version)
+    resp.headers["ETag"] = strong_etag(version, "/downloads/")
+    return resp
 
 
 @bp.get("/downloads/<name>")
@@ -169,10 +155,6 @@ def download(name: str):
     if item is None:
         raise Problem(404, "not-found", f"There is no download called {name[:100]!r}. GET /downloads/ lists them.")
     snap = get_snapshot()
-    etag = strong_etag(snap.version, "/downloads/" + name)
-    hit = if_none_match(etag)
-    if hit is not None:
-        return hit
     if name == "datapackage.json":
         # The copy the build took into the database, so it always matches the version served.
         resp = Response(queries.meta(get_db())["datapackage"], mimetype="application/json")
@@ -183,7 +165,7 @@ def download(name: str):
         resp = csv_response(columns, rows, name)
     resp.headers["Content-Type"] = item.media_type
     resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    resp.headers["ETag"] = etag
+    resp.headers["ETag"] = strong_etag(snap.version, "/downloads/" + name)
     resp.headers["Cache-Control"] = "public, max-age=300"
     return resp
 
@@ -205,18 +187,4 @@ def database_file(snap) -> Response:
     except Exception:  # 416 for a range outside the file: nobody will read it, so close it now
         f.close()
         raise
-    return resp
-
-
-# ---------------------------------------------------------------- headers
-
-@bp.after_app_request
-def html_security_headers(resp: Response) -> Response:
-    """Every HTML page gets a Content-Security-Policy; Swagger UI's allows the inline code it is made of."""
-    if resp.mimetype == "text/html":
-        swagger = request.path.startswith(SWAGGER_PATHS)
-        resp.headers.setdefault("Content-Security-Policy", SWAGGER_CSP if swagger else PAGE_CSP)
-        resp.headers.setdefault("Referrer-Policy", "no-referrer")
-        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers.setdefault("X-Frame-Options", "DENY")
     return resp

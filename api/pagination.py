@@ -65,14 +65,19 @@ def url_with(cursor: str | None = None) -> str:
     return request.path + ("?" + "&".join(parts) if parts else "")
 
 
+def self_link(path: str | None = None) -> str:
+    """A link to path (this request's by default) with this request's query string, in the one form every link takes."""
+    raw = raw_query()
+    return (path or request.path) + ("?" + raw if raw else "")
+
+
 def page_links(page, args: dict, fingerprint: str) -> dict:
     """self/first/next/prev for a keyset page. prev/next are null at the ends."""
     came_back = bool(args.get("_backwards"))
     had_cursor = "cursor" in args
     has_next = page.has_more if not came_back else True
     has_prev = (had_cursor and not came_back) or (came_back and page.has_more)
-    raw = raw_query()
-    links = {"self": request.path + ("?" + raw if raw else ""), "first": url_with(), "next": None, "prev": None}
+    links = {"self": self_link(), "first": url_with(), "next": None, "prev": None}
     if has_next and page.last_key is not None:
         links["next"] = url_with(cursor=encode(page.last_key, False, fingerprint))
     if has_prev and page.first_key is not None:
@@ -80,24 +85,32 @@ def page_links(page, args: dict, fingerprint: str) -> dict:
     return links
 
 
+LINK_RELATIONS = ("self", "first", "next", "prev")  # IANA-registered; a body's other links stay in the body
+
+
 def link_header(links: dict) -> str:
-    return ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links.items() if url)
+    return ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links.items() if url and rel in LINK_RELATIONS)
 
 
 def run_page(args: dict, page_fn, key_length: int):
-    """Decode the cursor, run one keyset page, build links: shared by every paginated list."""
+    """Decode the cursor, run one keyset page (page_fn(limit, after, backwards)), build links."""
     fingerprint = query_fingerprint({k: v for k, v in request.args.items()})
     after, backwards = (None, False)
     if "cursor" in args:
         after, backwards = decode(args["cursor"], fingerprint, key_length)
-    page = page_fn(after, backwards)
+    page = page_fn(args["limit"], after, backwards)
     links = page_links(page, {**args, "_backwards": backwards}, fingerprint)
     return page, links
 
 
-def envelope(data, page, args, links, **meta) -> Response:
-    body = {"data": data, "meta": {"total": page.total, "total_exact": page.total_exact, "count": len(data),
-                                   "limit": args["limit"], **meta}, "links": links}
-    resp = json_response(body)
+def envelope(data, links: dict, *, total: int, total_exact: bool = True, **meta) -> Response:
+    """Every list's body, {data, meta, links}, and its links again as an RFC 8288 Link header.
+
+    meta starts with total, total_exact and (for a list of items) count, then what the resource adds.
+    """
+    head = {"total": total, "total_exact": total_exact}
+    if isinstance(data, list):
+        head["count"] = len(data)
+    resp = json_response({"data": data, "meta": {**head, **meta}, "links": links})
     resp.headers["Link"] = link_header(links)
     return resp

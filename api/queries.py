@@ -1,23 +1,70 @@
-"""All SQL the API runs. Values are always bound parameters; identifiers come only from the whitelists here."""
+"""All SQL the API runs. Values are always bound as named parameters; identifiers come only from the whitelists here.
+
+As in Datasette's filters.py, every condition is a fragment that carries its own values
+(`Cond`), so conditions compose in any order: a statement is the fragments' text joined and their
+parameter dicts merged, and two fragments can never claim the same name.
+"""
 from __future__ import annotations
 
 import difflib
 import json
-import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Callable
 
-# Sortable fields -> SQL expressions. A sort key reaches SQL only through these maps.
-# "id" and "year" name the driving table's columns (see _initiative_source): the build numbers
-# initiatives (n) in id order, so ORDER BY n is ORDER BY id and can be read straight off an index.
-INITIATIVE_SORTS = {
-    "id": "{n}", "year": "{year}", "name_en": "i.name_en", "name_zh": "i.name_zh",
-    "kind": "i.kind", "theme": "i.theme", "scope": "i.scope",
-}
-METRIC_SORTS = {"value": "m.value", "year": "ifnull(m.year, 0)", "initiative": "i.n", "unit": "m.unit"}
-REGION_SORTS = {"code": "r.code", "name_en": "r.name_en", "name_zh": "r.name_zh",
-                "initiative_count": "r.initiative_count", "level": "r.depth"}
-TIEBREAK = {"initiatives": "{n}", "metrics": "m.n", "regions": "r.code"}
+from .vocabulary import is_code
+
 COUNT_CAP = 10_000  # beyond this, meta.total is reported as a lower bound instead of counted
+
+
+@dataclass(frozen=True)
+class Cond:
+    """One SQL condition and the values of its named placeholders."""
+
+    sql: str
+    params: dict = field(default_factory=dict)
+
+
+def merge(conds) -> dict:
+    """The parameters of several fragments as one dict; a name given twice is a programming error."""
+    out: dict = {}
+    for c in conds:
+        clash = out.keys() & c.params.keys()
+        if clash:
+            raise ValueError(f"SQL parameter names used twice: {sorted(clash)}")
+        out.update(c.params)
+    return out
+
+
+def where(conds) -> str:
+    return (" WHERE " + " AND ".join(c.sql for c in conds)) if conds else ""
+
+
+def one_of(column: str, values: list, name: str) -> Cond:
+    """column IN (:name0, :name1, …)."""
+    params = {f"{name}{i}": v for i, v in enumerate(values)}
+    return Cond(f"{column} IN ({', '.join(':' + p for p in params)})", params)
+
+
+def years(column: str, lo: int | None, hi: int | None) -> list[Cond]:
+    """One year is an equality, so an index on (…, year, n) still yields rows in n order."""
+    if lo is not None and lo == hi:
+        return [Cond(f"{column} = :year", {"year": lo})]
+    out = []
+    if lo is not None:
+        out.append(Cond(f"{column} >= :year_from", {"year_from": lo}))
+    if hi is not None:
+        out.append(Cond(f"{column} <= :year_to", {"year_to": hi}))
+    return out
+
+
+def fts_phrase(term: str) -> str:
+    """Quote user text as one FTS5 phrase so none of it is read as query syntax."""
+    return '"' + term.replace('"', '""') + '"'
+
+
+def indexed_term(term: str) -> bool:
+    """The trigram index answers terms of three or more characters; shorter ones (驿站) are scanned for."""
+    return len(term) >= 3
 
 
 @dataclass
@@ -35,65 +82,80 @@ class Filter:
     units: list[str] = field(default_factory=list)
 
 
-def _in(column: str, values: list, params: list) -> str:
-    params.extend(values)
-    return f"{column} IN ({', '.join('?' * len(values))})"
-
-
-def fts_phrase(term: str) -> str:
-    """Quote user text as one FTS5 phrase so none of it is read as query syntax."""
-    return '"' + term.replace('"', '""') + '"'
-
-
-def initiative_conditions(f: Filter, params: list, year_col: str = "i.year_key") -> list[str]:
+def initiative_conditions(f: Filter, year_col: str = "i.year_key") -> list[Cond]:
+    """Every filter on the initiatives table i, each a fragment with its own parameter names."""
     conds = []
     if f.regions:
-        conds.append("i.n IN (SELECT initiative_n FROM initiative_area WHERE " + _in("ancestor_code", f.regions, params) + ")")
-    conds += _year_conditions(year_col, f.year_from, f.year_to, params)
-    for col, values in (("i.kind", f.kinds), ("i.theme", f.themes), ("i.scope", f.scopes), ("i.id", f.initiatives)):
+        inner = one_of("ancestor_code", f.regions, "region")
+        conds.append(Cond(f"i.n IN (SELECT initiative_n FROM initiative_area WHERE {inner.sql})", inner.params))
+    conds += years(year_col, f.year_from, f.year_to)
+    for col, values, name in (("i.kind", f.kinds, "kind"), ("i.theme", f.themes, "theme"),
+                              ("i.scope", f.scopes, "scope"), ("i.id", f.initiatives, "initiative")):
         if values:
-            conds.append(_in(col, values, params))
-    for term in f.terms:
-        if len(term) >= 3:
-            # The trigram index answers terms of three or more characters.
-            conds.append("i.n IN (SELECT rowid FROM initiatives_fts WHERE initiatives_fts MATCH ?)")
-            params.append(fts_phrase(term))
+            conds.append(one_of(col, values, name))
+    for j, term in enumerate(f.terms):
+        if indexed_term(term):
+            conds.append(Cond(f"i.n IN (SELECT rowid FROM initiatives_fts WHERE initiatives_fts MATCH :fts{j})",
+                              {f"fts{j}": fts_phrase(term)}))
         else:
-            # Shorter terms (驿站) have no trigram: scan the four texts instead.
-            conds.append("(instr(i.name_zh, ?) OR instr(i.summary_zh, ?) OR instr(lower(i.name_en), ?) OR instr(lower(i.summary_en), ?))")
-            params.extend([term, term, term.lower(), term.lower()])
+            conds.append(Cond(f"(instr(i.name_zh, :t{j}) OR instr(i.summary_zh, :t{j}) "
+                              f"OR instr(lower(i.name_en), :tl{j}) OR instr(lower(i.summary_en), :tl{j}))",
+                              {f"t{j}": term, f"tl{j}": term.lower()}))
     return conds
 
 
-def keyset(exprs: list[str], dirs: list[str], values: list, params: list) -> str:
-    """Rows strictly after `values` in the order (exprs, dirs).
+# ---------------------------------------------------------------- keyset pages
 
-    One direction: a row-value comparison, which SQLite answers with an index range (a deep page
-    costs what the first does). Mixed directions: an OR-chain. A key repeated (sort=id, whose
-    tie-breaker is id again) adds nothing and is dropped.
+@dataclass(frozen=True)
+class Source:
+    """The table that drives a list query and the columns its sort keys read.
+
+    from_sql: the FROM clause; n and year: the driving table's initiative number and year columns,
+    so a sort on id or year reads straight off its index; count_from: a cheaper FROM clause a count
+    can use when every condition is on the driving table (None otherwise).
     """
-    seen, keep = set(), []
-    for e, d, v in zip(exprs, dirs, values):
-        if e not in seen:
-            seen.add(e)
-            keep.append((e, d, v))
-    exprs, dirs, values = [k[0] for k in keep], [k[1] for k in keep], [k[2] for k in keep]
-    if len(set(dirs)) == 1:
-        op = ">" if dirs[0] == "asc" else "<"
-        params.extend(values)
-        if len(exprs) == 1:
-            return f"{exprs[0]} {op} ?"
-        return f"({', '.join(exprs)}) {op} ({', '.join('?' * len(exprs))})"
-    ors = []
-    for i, (expr, d) in enumerate(zip(exprs, dirs)):
-        ands = []
-        for e, v in zip(exprs[:i], values[:i]):
-            ands.append(f"{e} = ?")
-            params.append(v)
-        ands.append(f"{expr} {'>' if d == 'asc' else '<'} ?")
-        params.append(values[i])
-        ors.append("(" + " AND ".join(ands) + ")")
-    return "(" + " OR ".join(ors) + ")"
+
+    from_sql: str
+    conds: tuple[Cond, ...] = ()
+    n: str = "i.n"
+    year: str = "i.year_key"
+    distinct: bool = False
+    count_from: str | None = None
+
+
+# Sortable fields -> the SQL expression each reads, given the query's Source. A sort key reaches
+# SQL only through these maps. The build numbers initiatives (n) in id order, so sorting on id is
+# sorting on n and can be read straight off an index.
+INITIATIVE_SORTS: dict[str, Callable[[Source], str]] = {
+    "id": lambda s: s.n, "year": lambda s: s.year, "name_en": lambda s: "i.name_en", "name_zh": lambda s: "i.name_zh",
+    "kind": lambda s: "i.kind", "theme": lambda s: "i.theme", "scope": lambda s: "i.scope",
+}
+METRIC_SORTS: dict[str, Callable[[Source], str]] = {
+    "value": lambda s: "m.value", "year": lambda s: "ifnull(m.year, 0)", "initiative": lambda s: "i.n",
+    "unit": lambda s: "m.unit",
+}
+REGION_SORTS: dict[str, Callable[[Source], str]] = {
+    "code": lambda s: "r.code", "name_en": lambda s: "r.name_en", "name_zh": lambda s: "r.name_zh",
+    "initiative_count": lambda s: "r.initiative_count", "level": lambda s: "r.depth",
+}
+
+
+@dataclass(frozen=True)
+class Family:
+    """A sortable list: its sort expressions and the unique tie-breaker that makes every key distinct."""
+
+    sorts: dict
+    tiebreak: Callable[[Source], str]
+
+
+INITIATIVES = Family(INITIATIVE_SORTS, lambda s: s.n)
+METRICS = Family(METRIC_SORTS, lambda s: "m.n")
+REGIONS = Family(REGION_SORTS, lambda s: "r.code")
+
+
+def key_length(sort) -> int:
+    """How many values a cursor of this sort holds: one per sort field, then the tie-breaker."""
+    return len(sort) + 1
 
 
 @dataclass
@@ -106,136 +168,170 @@ class Page:
     last_key: list | None
 
 
-def _page(conn, resource, select, from_where, params, conds, sort, limit, after, backwards, columns=None,
-          distinct=False, count_from=None, count=True):
-    """Run one keyset page. sort: [(field, 'asc'|'desc')]; after: key values of the row to start after.
+@dataclass(frozen=True)
+class Order:
+    """The key expressions of one sort and the direction each is read in."""
 
-    columns fills the {n}/{year} placeholders of the sort expressions with the driving table's columns;
-    count_from, when given, is a cheaper FROM clause that every condition can be checked against.
-    """
-    sorts = {"initiatives": INITIATIVE_SORTS, "metrics": METRIC_SORTS, "regions": REGION_SORTS}[resource]
-    columns = columns or {}
-    exprs = [e.format(**columns) for e in [sorts[name] for name, _ in sort] + [TIEBREAK[resource]]]
-    # The tie-breaker runs in the last key's direction, so an index on (key, n) serves both directions.
-    dirs = [d for _, d in sort] + [sort[-1][1]]
-    run_dirs = [("desc" if d == "asc" else "asc") if backwards else d for d in dirs]
-    key_cols = ", ".join(f"{e} AS k{j}" for j, e in enumerate(exprs))
-    head = f"SELECT {'DISTINCT ' if distinct else ''}{select}, {key_cols} {from_where}"
+    exprs: tuple[str, ...]
+    dirs: tuple[str, ...]
 
-    def fetch(extra: list[str], extra_params: list, order_keys: dict, n: int) -> list:
-        where = list(conds) + extra
+    @classmethod
+    def of(cls, family: Family, source: Source, sort, backwards: bool) -> "Order":
+        exprs = [family.sorts[name](source) for name, _ in sort] + [family.tiebreak(source)]
+        # The tie-breaker runs in the last key's direction, so an index on (key, n) serves both directions.
+        dirs = [d for _, d in sort] + [sort[-1][1]]
+        if backwards:
+            dirs = ["desc" if d == "asc" else "asc" for d in dirs]
+        return cls(tuple(exprs), tuple(dirs))
+
+    def distinct_keys(self) -> dict[str, str]:
         # A key given twice (sort=id and its tie-breaker) is ordered once: FTS5 only serves ORDER BY rowid alone.
-        order = ", ".join(f"{e} {d.upper()}" for e, d in order_keys.items())
-        sql = f"{head}{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY {order} LIMIT ?"
-        return conn.execute(sql, list(params) + extra_params + [n]).fetchall()
+        return dict(zip(self.exprs, self.dirs))
 
-    order_keys = dict(zip(exprs, run_dirs))
-    if after is not None and len(order_keys) == 2 and len(set(run_dirs)) == 1:
-        # Two keys, one direction, e.g. -year then n: SQLite seeks (k1, k2) < (?, ?) on k1 alone and
-        # reads the cursor's whole k1 group. Two index ranges instead: the rest of that group, then
-        # everything past it. A page 10,000 deep then costs what the first does.
-        value = {}
-        for e, v in zip(exprs, after):
-            value.setdefault(e, v)
-        first, second = list(order_keys)
-        op = ">" if run_dirs[0] == "asc" else "<"
-        rows = fetch([f"{first} = ?", f"{second} {op} ?"], [value[first], value[second]], {second: run_dirs[0]}, limit + 1)
-        if len(rows) <= limit:
-            rows += fetch([f"{first} {op} ?"], [value[first]], order_keys, limit + 1 - len(rows))
-    else:
-        extra, extra_params = [], []
-        if after is not None:
-            extra.append(keyset(exprs, run_dirs, after, extra_params))
-        rows = fetch(extra, extra_params, order_keys, limit + 1)
+    def sql(self, keys: dict[str, str] | None = None) -> str:
+        return ", ".join(f"{e} {d.upper()}" for e, d in (keys or self.distinct_keys()).items())
+
+
+def after_key(order: Order, values: list) -> Cond:
+    """Rows strictly after values in order.
+
+    One direction: a row-value comparison, which SQLite answers with an index range (a deep page
+    costs what the first does). Mixed directions: an OR-chain. A key repeated (sort=id, whose
+    tie-breaker is id again) adds nothing and is dropped.
+    """
+    keep: dict[str, tuple[str, object]] = {}
+    for e, d, v in zip(order.exprs, order.dirs, values):
+        keep.setdefault(e, (d, v))
+    exprs = list(keep)
+    params = {f"k{j}": keep[e][1] for j, e in enumerate(exprs)}
+    dirs = [keep[e][0] for e in exprs]
+    if len(set(dirs)) == 1:
+        op = ">" if dirs[0] == "asc" else "<"
+        if len(exprs) == 1:
+            return Cond(f"{exprs[0]} {op} :k0", params)
+        return Cond(f"({', '.join(exprs)}) {op} ({', '.join(':' + p for p in params)})", params)
+    ors = []
+    for i, (expr, d) in enumerate(zip(exprs, dirs)):
+        ands = [f"{e} = :k{j}" for j, e in enumerate(exprs[:i])] + [f"{expr} {'>' if d == 'asc' else '<'} :k{i}"]
+        ors.append("(" + " AND ".join(ands) + ")")
+    return Cond("(" + " OR ".join(ors) + ")", params)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One SQL text and its named parameters, as the app sends it to SQLite."""
+
+    sql: str
+    params: dict
+
+
+def page_statements(family: Family, select: str, source: Source, sort, limit: int, after=None,
+                    backwards: bool = False) -> list[Statement]:
+    """The statements one keyset page runs, in order (the second only when the first falls short).
+
+    Two keys in one direction (e.g. -year then n) with a cursor: SQLite would seek (k1, k2) < (?, ?)
+    on k1 alone and read the cursor's whole k1 group, so the page reads two index ranges instead:
+    the rest of that group, then everything past it. A page 10,000 deep then costs what the first does.
+    """
+    order = Order.of(family, source, sort, backwards)
+    key_cols = ", ".join(f"{e} AS k{j}" for j, e in enumerate(order.exprs))
+    head = f"SELECT {'DISTINCT ' if source.distinct else ''}{select}, {key_cols} {source.from_sql}"
+
+    def statement(extra: list[Cond], keys: dict[str, str], n: int) -> Statement:
+        conds = list(source.conds) + extra
+        return Statement(f"{head}{where(conds)} ORDER BY {order.sql(keys)} LIMIT :limit", {**merge(conds), "limit": n})
+
+    keys = order.distinct_keys()
+    if after is not None and len(keys) == 2 and len(set(keys.values())) == 1:
+        (first, direction), (second, _) = keys.items()
+        value: dict = {}
+        for e, v in zip(order.exprs, after):
+            value.setdefault(e, v)  # a key given twice holds one value: the first
+        op = ">" if direction == "asc" else "<"
+        return [statement([Cond(f"{first} = :k0", {"k0": value[first]}), Cond(f"{second} {op} :k1", {"k1": value[second]})],
+                          {second: direction}, limit + 1),
+                statement([Cond(f"{first} {op} :k0", {"k0": value[first]})], keys, limit + 1)]
+    extra = [after_key(order, after)] if after is not None else []
+    return [statement(extra, keys, limit + 1)]
+
+
+def count_statement(source: Source, tiebreak: str) -> Statement:
+    one = "DISTINCT " + tiebreak if source.distinct else "1"
+    return Statement(f"SELECT count(*) FROM (SELECT {one} {source.count_from or source.from_sql}{where(source.conds)} "
+                     f"LIMIT {COUNT_CAP + 1})", merge(source.conds))
+
+
+def run_page(conn, family: Family, select: str, source: Source, sort, limit: int, after=None, backwards=False,
+             count=True) -> Page:
+    """Run one keyset page. sort: [(field, 'asc'|'desc')]; after: key values of the row to start after."""
+    first, *rest = page_statements(family, select, source, sort, limit, after, backwards)
+    rows = conn.execute(first.sql, first.params).fetchall()
+    for more in rest:
+        if len(rows) > limit:
+            break
+        stmt = Statement(more.sql, {**more.params, "limit": limit + 1 - len(rows)})
+        rows += conn.execute(stmt.sql, stmt.params).fetchall()
     has_more = len(rows) > limit
     if after is None and not has_more:
         total = len(rows)  # the first page holds everything: nothing more to count
     elif not count:
         total = -1  # an export walks every page and never shows a total
     else:
-        one = "DISTINCT " + exprs[-1] if distinct else "1"
-        count_sql = (f"SELECT count(*) FROM (SELECT {one} {count_from or from_where}"
-                     f"{' WHERE ' + ' AND '.join(conds) if conds else ''} LIMIT {COUNT_CAP + 1})")
-        total = conn.execute(count_sql, params).fetchone()[0]
+        stmt = count_statement(source, family.tiebreak(source))
+        total = conn.execute(stmt.sql, stmt.params).fetchone()[0]
     rows = rows[:limit]
     if backwards:
         rows.reverse()
-    keys = [[row[f"k{j}"] for j in range(len(exprs))] for row in rows]
+    width = key_length(sort)
+    keys = [[row[f"k{j}"] for j in range(width)] for row in rows]
     return Page(rows, min(total, COUNT_CAP), total <= COUNT_CAP, has_more,
                 keys[0] if keys else None, keys[-1] if keys else None)
 
 
-def _year_conditions(col: str, lo, hi, params: list) -> list[str]:
-    """One year is an equality, so an index on (…, year, n) still yields rows in n order."""
-    if lo is not None and lo == hi:
-        params.append(lo)
-        return [f"{col} = ?"]
-    conds = []
-    if lo is not None:
-        conds.append(f"{col} >= ?")
-        params.append(lo)
-    if hi is not None:
-        conds.append(f"{col} <= ?")
-        params.append(hi)
-    return conds
+def walk(page, batch: int = 500):
+    """Every row of a list in order, in keyset batches: page(limit, after) -> Page. Yields one batch at a time."""
+    after = None
+    while True:
+        p = page(batch, after)
+        if p.rows:
+            yield p.rows
+        if not p.has_more:
+            return
+        after = p.last_key
 
 
-def _initiative_source(f: Filter, params: list) -> tuple[str, dict, list[str], bool, str | None]:
+# ---------------------------------------------------------------- initiatives
+
+def initiative_source(f: Filter) -> Source:
     """Choose the table that drives the query, so the first page is an ordered index range, not a sort.
 
     A region filter reads initiative_area (ancestor_code, year_key, n); a search reads the FTS
-    index in rowid order; otherwise initiatives itself. Returns (FROM clause, columns for the
-    {n}/{year} sort placeholders, conditions, whether rows may repeat, and the FROM clause a
-    count can use: the driving table alone when no condition needs the initiatives table).
-    CROSS JOIN keeps SQLite from reordering the loops: the driving table stays outside.
+    index in rowid order; otherwise initiatives itself. CROSS JOIN keeps SQLite from reordering
+    the loops: the driving table stays outside.
     """
-    conds: list[str] = []
-    rest = Filter(**{**f.__dict__, "regions": []})
     if f.regions:
-        source = "FROM initiative_area a CROSS JOIN initiatives i ON i.n = a.initiative_n"
-        driver = "FROM initiative_area a"
-        columns = {"n": "a.initiative_n", "year": "a.year_key"}
-        conds.append(_in("a.ancestor_code", f.regions, params))
+        own = [one_of("a.ancestor_code", f.regions, "region")] + years("a.year_key", f.year_from, f.year_to)
         # the year condition on the driving table keeps the index range tight
-        rest.year_from = rest.year_to = None
-        conds += _year_conditions("a.year_key", f.year_from, f.year_to, params)
-        distinct = len(f.regions) > 1
-    elif any(len(t) >= 3 for t in f.terms):
-        term = next(t for t in f.terms if len(t) >= 3)
-        source = "FROM initiatives_fts CROSS JOIN initiatives i ON i.n = initiatives_fts.rowid"
-        driver = "FROM initiatives_fts"
-        columns = {"n": "initiatives_fts.rowid", "year": "i.year_key"}
-        conds.append("initiatives_fts MATCH ?")
-        params.append(fts_phrase(term))
-        rest.terms = [t for t in f.terms if t != term]
-        distinct = False
-    else:
-        source, columns, distinct = "FROM initiatives i", {"n": "i.n", "year": "i.year_key"}, False
-        driver = source
-    more = initiative_conditions(rest, params, year_col="i.year_key")
-    return source, columns, conds + more, distinct, (driver if not more else None)
+        rest = initiative_conditions(replace(f, regions=[], year_from=None, year_to=None))
+        return Source("FROM initiative_area a CROSS JOIN initiatives i ON i.n = a.initiative_n", tuple(own + rest),
+                      n="a.initiative_n", year="a.year_key", distinct=len(f.regions) > 1,
+                      count_from=None if rest else "FROM initiative_area a")
+    term = next((t for t in f.terms if indexed_term(t)), None)
+    if term is not None:
+        own = [Cond("initiatives_fts MATCH :match", {"match": fts_phrase(term)})]
+        rest = initiative_conditions(replace(f, terms=[t for t in f.terms if t != term]))
+        return Source("FROM initiatives_fts CROSS JOIN initiatives i ON i.n = initiatives_fts.rowid", tuple(own + rest),
+                      n="initiatives_fts.rowid", count_from=None if rest else "FROM initiatives_fts")
+    conds = initiative_conditions(f)
+    return Source("FROM initiatives i", tuple(conds), count_from="FROM initiatives i")
 
 
 def list_initiatives(conn, f: Filter, sort, limit, after=None, backwards=False, count=True) -> Page:
-    params: list = []
-    source, columns, conds, distinct, count_from = _initiative_source(f, params)
-    return _page(conn, "initiatives", "i.*", source, params, conds, sort, limit, after, backwards,
-                 columns=columns, distinct=distinct, count_from=count_from, count=count)
-
-
-def iter_initiatives(conn, f: Filter, sort, batch=500):
-    """Every initiative matching f in sort order, fetched in keyset batches (for CSV and GeoJSON exports)."""
-    after = None
-    while True:
-        page = list_initiatives(conn, f, sort, batch, after, count=False)
-        yield from page.rows
-        if not page.has_more:
-            return
-        after = page.last_key
+    return run_page(conn, INITIATIVES, "i.*", initiative_source(f), sort, limit, after, backwards, count)
 
 
 def initiative_by_id(conn, initiative_id: str):
-    return conn.execute("SELECT * FROM initiatives WHERE id = ?", [initiative_id]).fetchone()
+    return conn.execute("SELECT * FROM initiatives WHERE id = :id", {"id": initiative_id}).fetchone()
 
 
 def regions_of(conn, ns: list[int]) -> dict[int, list]:
@@ -243,56 +339,73 @@ def regions_of(conn, ns: list[int]) -> dict[int, list]:
     out: dict[int, list] = {n: [] for n in ns}
     if not ns:
         return out
-    params: list = []
+    cond = one_of("ir.initiative_n", ns, "n")
     rows = conn.execute(
         "SELECT ir.initiative_n, r.code, r.name_zh, r.name_en, r.level, r.lat, r.lng, r.province_code "
-        "FROM initiative_regions ir JOIN regions r ON r.code = ir.region_code WHERE "
-        + _in("ir.initiative_n", ns, params) + " ORDER BY ir.initiative_n, ir.ord", params).fetchall()
+        f"FROM initiative_regions ir JOIN regions r ON r.code = ir.region_code WHERE {cond.sql} "
+        "ORDER BY ir.initiative_n, ir.ord", cond.params).fetchall()
     for row in rows:
         out[row["initiative_n"]].append(row)
     return out
 
 
 def metrics_of(conn, n: int):
-    return conn.execute("SELECT * FROM metrics WHERE initiative_n = ? ORDER BY ord", [n]).fetchall()
+    return conn.execute("SELECT * FROM metrics WHERE initiative_n = :n ORDER BY ord", {"n": n}).fetchall()
 
 
 def evidence_of(conn, n: int):
     return conn.execute(
         "SELECT e.*, s.title_zh, s.title_en, s.publisher_zh, s.publisher_en, s.published "
-        "FROM evidence e JOIN sources s ON s.id = e.source_id WHERE e.initiative_n = ? ORDER BY e.ord", [n]).fetchall()
+        "FROM evidence e JOIN sources s ON s.id = e.source_id WHERE e.initiative_n = :n ORDER BY e.ord", {"n": n}).fetchall()
 
+
+# ---------------------------------------------------------------- regions
 
 def region_chain(conn, code: str) -> list:
     """The region and every region above it, from the province down."""
-    rows = conn.execute(
-        "WITH RECURSIVE up(code, depth) AS (SELECT ?, 0 UNION ALL "
+    return conn.execute(
+        "WITH RECURSIVE up(code, depth) AS (SELECT :code, 0 UNION ALL "
         "SELECT r.parent_code, up.depth + 1 FROM regions r JOIN up ON r.code = up.code WHERE r.parent_code IS NOT NULL) "
-        "SELECT r.* FROM up JOIN regions r ON r.code = up.code ORDER BY up.depth DESC", [code]).fetchall()
-    return rows
+        "SELECT r.* FROM up JOIN regions r ON r.code = up.code ORDER BY up.depth DESC", {"code": code}).fetchall()
 
 
 def region(conn, code: str):
-    return conn.execute("SELECT * FROM regions WHERE code = ?", [code]).fetchone()
+    return conn.execute("SELECT * FROM regions WHERE code = :code", {"code": code}).fetchone()
 
 
 def region_alias(conn, code: str):
-    return conn.execute("SELECT * FROM region_aliases WHERE code = ?", [code]).fetchone()
+    return conn.execute("SELECT * FROM region_aliases WHERE code = :code", {"code": code}).fetchone()
+
+
+def region_or_successor(conn, code: str):
+    """(the division with this code, the alias row when the code is retired and the division is its successor).
+
+    (None, None) when no current or retired code matches; anything not shaped like a code matches nothing.
+    """
+    if not is_code(code):
+        return None, None
+    row = region(conn, code)
+    if row is not None:
+        return row, None
+    alias = region_alias(conn, code)
+    if alias is None:
+        return None, None
+    return region(conn, alias["successor_code"]), alias
 
 
 def region_children(conn, code: str):
-    return conn.execute("SELECT * FROM regions WHERE parent_code = ? ORDER BY code", [code]).fetchall()
+    return conn.execute("SELECT * FROM regions WHERE parent_code = :code ORDER BY code", {"code": code}).fetchall()
 
 
 def regions_by_key(conn, key: str) -> list:
     return conn.execute(
         "SELECT r.*, n.exact FROM region_names n JOIN regions r ON r.code = n.code "
-        "WHERE n.key = ? ORDER BY r.depth, r.code", [key]).fetchall()
+        "WHERE n.key = :key ORDER BY r.depth, r.code", {"key": key}).fetchall()
 
 
 def regions_by_codes(conn, codes: list[str]) -> list:
-    params: list = []
-    return conn.execute("SELECT * FROM regions WHERE " + _in("code", codes, params) + " ORDER BY code", params).fetchall()
+    cond = one_of("code", codes, "code")
+    return conn.execute(f"SELECT * FROM regions WHERE {cond.sql} ORDER BY code", cond.params).fetchall()
 
 
 def region_name_index(conn) -> dict[str, list[str]]:
@@ -317,56 +430,72 @@ def region_suggestions(conn, codes_of: dict[str, list[str]], key: str, limit: in
     return regions_by_codes(conn, codes[:limit]) if codes else []
 
 
-def list_regions(conn, levels, parent, key_prefix, has_initiatives, sort, limit, after=None, backwards=False,
-                 count=True) -> Page:
-    params: list = []
-    conds = []
-    if levels:
-        conds.append(_in("r.level", levels, params))
-    if parent:
-        conds.append("r.parent_code = ?")
-        params.append(parent)
-    if key_prefix:
-        conds.append("r.code IN (SELECT code FROM region_names WHERE key >= ? AND key < ?)")
-        params.extend([key_prefix, key_prefix + "\U0010ffff"])
-    if has_initiatives is not None:
-        conds.append("r.initiative_count > 0" if has_initiatives else "r.initiative_count = 0")
-    return _page(conn, "regions", "r.*", "FROM regions r", params, conds, sort, limit, after, backwards, count=count)
+@dataclass(frozen=True)
+class RegionFilter:
+    """The filters of the region list: levels, a parent code, a name-key prefix, whether it has initiatives."""
+
+    levels: tuple[str, ...] = ()
+    parent: str | None = None
+    name_prefix: str | None = None
+    has_initiatives: bool | None = None
+
+    def conditions(self) -> list[Cond]:
+        conds = []
+        if self.levels:
+            conds.append(one_of("r.level", list(self.levels), "level"))
+        if self.parent:
+            conds.append(Cond("r.parent_code = :parent", {"parent": self.parent}))
+        if self.name_prefix:
+            conds.append(Cond("r.code IN (SELECT code FROM region_names WHERE key >= :key_from AND key < :key_to)",
+                              {"key_from": self.name_prefix, "key_to": self.name_prefix + "\U0010ffff"}))
+        if self.has_initiatives is not None:
+            conds.append(Cond("r.initiative_count > 0" if self.has_initiatives else "r.initiative_count = 0"))
+        return conds
+
+
+def list_regions(conn, f: RegionFilter, sort, limit, after=None, backwards=False, count=True) -> Page:
+    source = Source("FROM regions r", tuple(f.conditions()))
+    return run_page(conn, REGIONS, "r.*", source, sort, limit, after, backwards, count)
+
+
+# ---------------------------------------------------------------- metrics
+
+def metric_source(f: Filter) -> Source:
+    conds = initiative_conditions(f, year_col="ifnull(m.year, 0)")
+    if f.units:
+        conds.append(one_of("m.unit", f.units, "unit"))
+    return Source("FROM metrics m JOIN initiatives i ON i.n = m.initiative_n", tuple(conds))
 
 
 def list_metrics(conn, f: Filter, sort, limit, after=None, backwards=False, count=True) -> Page:
-    params: list = []
-    conds = initiative_conditions(f, params, year_col="ifnull(m.year, 0)")
-    if f.units:
-        conds.append(_in("m.unit", f.units, params))
     select = "m.*, i.id AS initiative_id, i.name_zh AS initiative_name_zh, i.name_en AS initiative_name_en, i.region_codes"
-    return _page(conn, "metrics", select, "FROM metrics m JOIN initiatives i ON i.n = m.initiative_n",
-                 params, conds, sort, limit, after, backwards, count=count)
+    return run_page(conn, METRICS, select, metric_source(f), sort, limit, after, backwards, count)
 
+
+# ---------------------------------------------------------------- facets and vocabularies
 
 def facets(conn, f: Filter) -> dict[str, list]:
-    params: list = []
-    conds = initiative_conditions(f, params)
-    where = (" WHERE " + " AND ".join(conds)) if conds else ""
-    matched = f"SELECT i.n FROM initiatives i{where}"
+    conds = initiative_conditions(f)
+    w, params = where(conds), merge(conds)
+    matched = f"SELECT i.n FROM initiatives i{w}"
     out = {
         "province": conn.execute(
             "SELECT r.code, r.name_zh, r.name_en, count(*) AS count FROM initiative_area a "
             "JOIN regions r ON r.code = a.ancestor_code AND r.parent_code IS NULL "
             f"WHERE a.initiative_n IN ({matched}) GROUP BY r.code ORDER BY count DESC, r.code", params).fetchall(),
         "year": conn.execute(
-            f"SELECT i.year, i.year_basis, count(*) AS count FROM initiatives i{where} "
+            f"SELECT i.year, i.year_basis, count(*) AS count FROM initiatives i{w} "
             "GROUP BY i.year, i.year_basis ORDER BY i.year DESC, i.year_basis", params).fetchall(),
         "kind": conn.execute(
-            f"SELECT k.id, k.name_zh, k.name_en, count(*) AS count FROM initiatives i JOIN kinds k ON k.id = i.kind{where} "
+            f"SELECT k.id, k.name_zh, k.name_en, count(*) AS count FROM initiatives i JOIN kinds k ON k.id = i.kind{w} "
             "GROUP BY k.id ORDER BY count DESC, k.id", params).fetchall(),
         "theme": conn.execute(
-            f"SELECT t.id, t.name_zh, t.name_en, count(*) AS count FROM initiatives i JOIN themes t ON t.id = i.theme{where} "
+            f"SELECT t.id, t.name_zh, t.name_en, count(*) AS count FROM initiatives i JOIN themes t ON t.id = i.theme{w} "
             "GROUP BY t.id ORDER BY t.\"order\"", params).fetchall(),
         "scope": conn.execute(
-            f"SELECT i.scope AS id, count(*) AS count FROM initiatives i{where} GROUP BY i.scope ORDER BY i.scope", params).fetchall(),
+            f"SELECT i.scope AS id, count(*) AS count FROM initiatives i{w} GROUP BY i.scope ORDER BY i.scope", params).fetchall(),
     }
-    out["total"] = conn.execute(f"SELECT count(*) FROM initiatives i{where}", params).fetchone()[0]
+    out["total"] = conn.execute(f"SELECT count(*) FROM initiatives i{w}", params).fetchone()[0]
     return out
 
 
@@ -397,19 +526,16 @@ def counts(conn) -> dict[str, int]:
     return json.loads(meta(conn)["counts"])
 
 
+TABLE_ORDER = {"initiatives": "rowid", "regions": "rowid", "region_aliases": "rowid", "metrics": "rowid",
+               "evidence": "rowid", "kinds": "rowid", "themes": "rowid", "sources": "rowid",
+               "initiative_regions": "initiative_n, ord"}
+
+
 def table_rows(conn, table: str):
-    """Every row of one public table, for bulk CSV downloads. table comes from a whitelist in the caller."""
-    allowed = {"initiatives", "regions", "region_aliases", "metrics", "evidence", "kinds", "themes", "sources", "initiative_regions"}
-    if table not in allowed:
-        raise KeyError(table)
-    cur = conn.execute(f'SELECT * FROM "{table}" ORDER BY rowid' if table not in ("initiative_regions",) else
-                       f'SELECT * FROM "{table}" ORDER BY initiative_n, ord')
+    """Every row of one public table, for bulk CSV downloads: (column names, a cursor). KeyError outside the whitelist."""
+    cur = conn.execute(f'SELECT * FROM "{table}" ORDER BY {TABLE_ORDER[table]}')
     return [d[0] for d in cur.description], cur
 
 
 def loads_json(text: str | None):
     return json.loads(text) if text else []
-
-
-def is_interrupted(exc: Exception) -> bool:
-    return isinstance(exc, sqlite3.OperationalError) and "interrupt" in str(exc)

@@ -1,68 +1,46 @@
 """/api/v1/regions: the GB/T 2260 gazetteer with initiative counts."""
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint
 
-from . import pagination, queries, representations as rep, schemas
-from .names import name_key
+from . import listing, queries, representations as rep, schemas
 from .db import get_db
 from .errors import Problem
-from .http import csv_response, json_response, representation
+from .http import json_response, representation
 
 bp = Blueprint("regions", __name__, url_prefix="/api/v1/regions")
-LIST_ARGS, RECORD_ARGS = schemas.RegionListArgs(), schemas.RecordArgs()
+
+
+def _filter(args: dict):
+    return queries.RegionFilter(levels=tuple(args.get("level", ())), parent=args.get("parent"),
+                                name_prefix=args.get("q"), has_initiatives=args.get("has_initiatives")), {}
+
+
+REGIONS = listing.ListResource(
+    name="regions", args=schemas.RegionListArgs(), formats=("json", "csv"), resolve=_filter,
+    page=queries.list_regions, items=lambda conn, rows, f: [rep.region_full(r) for r in rows],
+    csv_columns=rep.REGION_CSV, csv_rows=lambda conn, rows: rows,
+)
 
 
 @bp.get("")
-@representation("json", "csv")
-def list_regions(fmt):
+@representation(REGIONS.args, *REGIONS.formats)
+def list_regions(args, fmt):
     """List regions."""
-    args = schemas.parse(LIST_ARGS, request.args)
-    conn = get_db()
-    key = name_key(args["q"]) if "q" in args else None
-    if "q" in args and not key:
-        raise Problem(400, "invalid-parameter", "q: has no letters or digits to search for",
-                      errors={"q": ["give part of a name: 锦江, Jinjiang"]})
-    has = {"true": True, "false": False}.get(args.get("has_initiatives"))
-    levels, parent = args.get("level"), args.get("parent")
-    if fmt == "csv":
-        def rows():
-            after = None
-            while True:
-                page = queries.list_regions(conn, levels, parent, key, has, args["sort"], 500, after, count=False)
-                yield from (dict(r) for r in page.rows)
-                if not page.has_more:
-                    return
-                after = page.last_key
-        return csv_response(rep.REGION_CSV, rows(), "regions.csv")
-    page, links = pagination.run_page(args, lambda after, back: queries.list_regions(
-        conn, levels, parent, key, has, args["sort"], args["limit"], after, back), len(args["sort"]) + 1)
-    return pagination.envelope([rep.region_full(r) for r in page.rows], page, args, links)
+    return listing.serve(REGIONS, args, fmt)
 
 
 @bp.get("/<string:code>")
-@representation("json")
-def get_region(code, fmt):
+@representation(schemas.RecordArgs(), "json")
+def get_region(args, fmt, code):
     """Get one region with its chain and children."""
-    schemas.parse(RECORD_ARGS, request.args)
     conn = get_db()
-    requested = code
-    row = queries.region(conn, code) if len(code) == 6 else None
-    alias = None
-    if row is None and len(code) == 6:
-        alias = queries.region_alias(conn, code)
-        if alias:
-            row = queries.region(conn, alias["successor_code"])
+    row, alias = queries.region_or_successor(conn, code)
     if row is None:
         raise Problem(404, "not-found", f"There is no GB/T 2260 division with code {code[:50]!r}. "
                       "Search by name at /api/v1/regions?q=…")
-    body = {**rep.region_full(row),
-            "chain": [rep.region_brief(r) for r in queries.region_chain(conn, row["code"])],
-            "children": [{**rep.region_brief(c), "initiative_count": c["initiative_count"]}
-                         for c in queries.region_children(conn, row["code"])]}
+    resp = json_response(rep.region_detail(row, queries.region_chain(conn, row["code"]),
+                                           queries.region_children(conn, row["code"]), alias))
     if alias:
-        body["resolved_from"] = {"code": requested, "name_zh": alias["name_zh"], "note": alias["note"]}
-    resp = json_response(body)
-    if alias:
-        resp.headers["Content-Location"] = f"/api/v1/regions/{row['code']}"
+        resp.headers["Content-Location"] = rep.region_url(row["code"])
     return resp

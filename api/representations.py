@@ -11,9 +11,13 @@ def number(value):
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
+def region_url(code: str) -> str:
+    return f"{API}/regions/{code}"
+
+
 def region_brief(row) -> dict:
     return {"code": row["code"], "name_zh": row["name_zh"], "name_en": row["name_en"], "level": row["level"],
-            "url": f"{API}/regions/{row['code']}"}
+            "url": region_url(row["code"])}
 
 
 def centroid(row) -> dict | None:
@@ -24,6 +28,15 @@ def region_full(row) -> dict:
     return {**region_brief(row), "parent_code": row["parent_code"], "province_code": row["province_code"],
             "centroid": centroid(row), "initiative_count": row["initiative_count"], "as_of": row["as_of"],
             "initiatives_url": f"{API}/initiatives?region={row['code']}"}
+
+
+def region_detail(row, chain: list, children: list, alias=None) -> dict:
+    """One region with its chain from the province down and its children; resolved_from when a retired code led here."""
+    body = {**region_full(row), "chain": [region_brief(r) for r in chain],
+            "children": [{**region_brief(c), "initiative_count": c["initiative_count"]} for c in children]}
+    if alias is not None:
+        body["resolved_from"] = {"code": alias["code"], "name_zh": alias["name_zh"], "note": alias["note"]}
+    return body
 
 
 def _year(row) -> dict:
@@ -122,4 +135,17 @@ def initiative_feature(row, regions: list) -> dict:
 
 METRIC_CSV = ["initiative_id", "initiative_name_zh", "initiative_name_en", "value", "unit", "unit_zh", "qualifier",
               "year", "year_basis", "counts_zh", "counts_en", "figure_text", "region_codes"]
+
+
+def metric_csv_row(row) -> dict:
+    """A metric with its initiative, as one CSV row: the value typed like the JSON's, region codes as a list."""
+    return {**{c: row[c] for c in METRIC_CSV if c not in ("value", "region_codes")},
+            "value": number(row["value"]), "region_codes": region_codes(row["region_codes"])}
+
+
+def region_codes(stored: str | None) -> list[str]:
+    """The initiatives table keeps a record's codes comma-joined (build.py); this is the list again."""
+    return stored.split(",") if stored else []
+
+
 REGION_CSV = ["code", "name_zh", "name_en", "level", "parent_code", "province_code", "lat", "lng", "initiative_count", "as_of"]

@@ -10,6 +10,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from . import queries, vocabulary
 from .vocabulary import LEVELS, SCOPES
 from .errors import Problem
+from .names import name_key
 
 MAX_VALUE_LENGTH = 500
 MAX_LIST_ITEMS = 20
@@ -93,8 +94,25 @@ def _format(*choices):
     return fields.String(validate=validate.OneOf(choices, error=f"must be one of {', '.join(choices)}"))
 
 
-def _bool():
-    return fields.String(validate=validate.OneOf(["true", "false"], error="must be true or false"))
+class TrueFalse(fields.Field):
+    """'true' -> True, 'false' -> False; nothing else (no 1/yes/on: one spelling, as the contract says)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value not in ("true", "false"):
+            raise ValidationError("must be true or false")
+        return value == "true"
+
+
+class NamePrefix(fields.Field):
+    """Part of a place name -> its lookup key (api/names.py); a value with no letters or digits is refused."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not 1 <= len(value) <= 100:
+            raise ValidationError("must be 1 to 100 characters")
+        key = name_key(value)
+        if not key:
+            raise ValidationError("has no letters or digits to search for; give part of a name: 锦江, Jinjiang")
+        return key
 
 
 class _Args(Schema):
@@ -135,8 +153,8 @@ class FacetArgs(FilterArgs):
 class RegionListArgs(PageArgs):
     level = CommaList(choices=LEVELS)
     parent = fields.String(validate=validate.Regexp(f"^{vocabulary.CODE}$", error=vocabulary.CODE_MESSAGE))
-    q = fields.String(validate=validate.Length(1, 100, error="must be 1 to 100 characters"))
-    has_initiatives = _bool()
+    q = NamePrefix()
+    has_initiatives = TrueFalse()
     sort = Sort(list(queries.REGION_SORTS), load_default=lambda: [("code", "asc")])
     format = _format("json", "csv")
 

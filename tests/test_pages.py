@@ -7,13 +7,14 @@ import json
 import os
 import shutil
 import sqlite3
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from api import create_app, db
+from api import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 EXTERNAL_LINKS = {"https://creativecommons.org/licenses/by/4.0/"}  # the licence; nothing else leaves the site
@@ -281,19 +282,21 @@ def test_only_whitelisted_names_are_served(client, url):
 
 # --- a rebuild while downloading ----------------------------------------------------------------
 
-def test_a_download_never_mixes_a_version_with_another_file(built_db, tmp_path, monkeypatch):
+def test_a_download_never_mixes_a_version_with_another_file(built_db, tmp_path):
     """Until the snapshot sees a rebuilt file the .db download refuses (503, Retry-After); after, it serves the new file."""
+    recheck = 1.5  # seconds a worker trusts its open file (RECHECK_SECONDS)
     path = tmp_path / "socialwork.db"
     shutil.copy(built_db, path)
-    client = create_app({"DATABASE": str(path), "TESTING": True}).test_client()
+    client = create_app({"DATABASE": str(path), "TESTING": True, "RECHECK_SECONDS": recheck}).test_client()
     assert fetch(client, "/downloads/socialwork.db").status_code == 200
+    looked = time.monotonic()
     fresh = tmp_path / "fresh.db"
     shutil.copy(built_db, fresh)
     os.utime(fresh, ns=(path.stat().st_mtime_ns + 10**9,) * 2)
     os.replace(fresh, path)  # what the build does: a new file renamed over the old one
-    monkeypatch.setattr(db, "RECHECK_SECONDS", 3600.0)
     resp = fetch(client, "/downloads/socialwork.db")
-    assert resp.status_code == 503 and resp.headers["Retry-After"] == "1"
-    monkeypatch.setattr(db, "RECHECK_SECONDS", 0.0)
+    assert time.monotonic() - looked < recheck, "the swap took longer than the recheck interval; nothing was shown"
+    assert (resp.status_code, resp.headers["Retry-After"]) == (503, "1")
+    time.sleep(recheck + 0.1 - (time.monotonic() - looked))
     resp = fetch(client, "/downloads/socialwork.db")
     assert resp.status_code == 200 and resp.get_data() == path.read_bytes()

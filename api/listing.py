@@ -1,0 +1,65 @@
+"""Each list resource declared once (arguments, query, item shape, CSV columns), and the one handler that serves them.
+
+parse (http.representation) -> resolve the arguments into a query filter -> one keyset page in
+the envelope, or the whole result streamed as CSV or GeoJSON in keyset batches.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from flask import Response, json
+
+from . import pagination, queries
+from .db import get_db
+from .http import csv_response, stream
+
+
+@dataclass(frozen=True)
+class ListResource:
+    """What differs between two lists; everything else is serve()."""
+
+    name: str                                          # also the export's file name: <name>.csv
+    args: object                                       # its marshmallow argument schema
+    formats: tuple[str, ...]
+    resolve: Callable[[dict], tuple[object, dict]]     # parsed args -> (the query's filter, extra meta)
+    page: Callable                                     # queries.list_*(conn, filter, sort, limit, after, backwards, count)
+    items: Callable[[object, list, object], list]      # (conn, rows of a page, filter) -> JSON items
+    csv_columns: tuple[str, ...]
+    csv_rows: Callable[[object, list], Iterable[dict]]  # (conn, a batch of rows) -> CSV rows
+    features: Callable[[object, list], Iterable[dict]] | None = None  # (conn, a batch) -> GeoJSON features
+
+
+def sort_text(sort) -> str:
+    """[('year', 'desc'), ('id', 'asc')] -> '-year,id', the form the client writes."""
+    return ",".join(("-" if d == "desc" else "") + n for n, d in sort)
+
+
+def serve(resource: ListResource, args: dict, fmt: str) -> Response:
+    criteria, meta = resource.resolve(args)
+    conn = get_db()
+    sort = args["sort"]
+
+    def page(limit, after=None, backwards=False, count=True):
+        return resource.page(conn, criteria, sort, limit, after, backwards, count)
+
+    if fmt == "csv":
+        rows = (row for batch in queries.walk(lambda n, after: page(n, after, count=False))
+                for row in resource.csv_rows(conn, batch))
+        return csv_response(list(resource.csv_columns), rows, f"{resource.name}.csv")
+    if fmt == "geojson":
+        features = (f for batch in queries.walk(lambda n, after: page(n, after, count=False))
+                    for f in resource.features(conn, batch))
+        return Response(stream(_feature_collection(features)), mimetype="application/geo+json")
+    result, links = pagination.run_page(args, page, queries.key_length(sort))
+    return pagination.envelope(resource.items(conn, result.rows, criteria), links, total=result.total,
+                               total_exact=result.total_exact, limit=args["limit"], sort=sort_text(sort), **meta)
+
+
+def _feature_collection(features):
+    texts = (json.dumps(f, ensure_ascii=False) for f in features)
+    first = next(texts, None)  # the first chunk carries the first batch's query (see http.stream)
+    yield '{"type":"FeatureCollection","features":[' + (first or "")
+    for text in texts:
+        yield "," + text
+    yield "]}"

@@ -1,0 +1,96 @@
+"""Every list as a client sees it: one envelope, one link form, the sort in force, the format however it is written."""
+from __future__ import annotations
+
+import pytest
+
+SICHUAN = "%E5%9B%9B%E5%B7%9D"  # 四川, percent-encoded as a browser sends it
+
+# (url as sent, the body's links.self, the Link header's rel="self")
+SELF_LINKS = [
+    (f"/api/v1/initiatives?region={SICHUAN}", f"/api/v1/initiatives?region={SICHUAN}"),
+    ("/api/v1/initiatives?region=四川", f"/api/v1/initiatives?region={SICHUAN}"),
+    (f"/api/v1/metrics?region={SICHUAN}", f"/api/v1/metrics?region={SICHUAN}"),
+    (f"/api/v1/regions?q=%E9%94%A6%E6%B1%9F", "/api/v1/regions?q=%E9%94%A6%E6%B1%9F"),
+    ("/api/v1/facets?region=四川", f"/api/v1/facets?region={SICHUAN}"),
+    (f"/api/v1/facets?region={SICHUAN}", f"/api/v1/facets?region={SICHUAN}"),
+    ("/api/v1/kinds", "/api/v1/kinds"),
+    ("/api/v1/kinds?format=json", "/api/v1/kinds?format=json"),
+    ("/api/v1/problems", "/api/v1/problems"),
+    ("/downloads/", "/downloads/"),
+]
+
+
+@pytest.mark.parametrize("url, expected", SELF_LINKS)
+def test_every_list_links_to_itself_in_one_form(client, url, expected):
+    resp = client.get(url)
+    assert resp.status_code == 200
+    assert resp.get_json()["links"]["self"] == expected
+    assert f'<{expected}>; rel="self"' in resp.headers["Link"].split(", ")
+
+
+def test_facets_link_to_the_same_selection_of_initiatives(client):
+    links = client.get("/api/v1/facets?region=四川&year=2025").get_json()["links"]
+    assert links == {"self": f"/api/v1/facets?region={SICHUAN}&year=2025",
+                     "initiatives": f"/api/v1/initiatives?region={SICHUAN}&year=2025"}
+
+
+# (url, meta without the regions resolution)
+METAS = [
+    ("/api/v1/initiatives?limit=1", {"total": 36, "total_exact": True, "count": 1, "limit": 1, "sort": "id"}),
+    ("/api/v1/initiatives?limit=1&sort=-year,name_en", {"total": 36, "total_exact": True, "count": 1, "limit": 1,
+                                                         "sort": "-year,name_en"}),
+    ("/api/v1/metrics?limit=2", {"total": 9, "total_exact": True, "count": 2, "limit": 2, "sort": "initiative"}),
+    ("/api/v1/metrics?limit=2&sort=-value", {"total": 9, "total_exact": True, "count": 2, "limit": 2, "sort": "-value"}),
+    ("/api/v1/regions?level=province&limit=5", {"total": 33, "total_exact": True, "count": 5, "limit": 5, "sort": "code"}),
+    ("/api/v1/regions?level=province&limit=5&sort=-initiative_count,code",
+     {"total": 33, "total_exact": True, "count": 5, "limit": 5, "sort": "-initiative_count,code"}),
+    ("/api/v1/kinds", {"total": 16, "total_exact": True, "count": 16}),
+    ("/api/v1/problems", {"total": 14, "total_exact": True, "count": 14}),
+    ("/api/v1/facets?region=四川", {"total": 3, "total_exact": True}),
+]
+
+
+@pytest.mark.parametrize("url, expected", METAS)
+def test_every_list_has_one_meta_shape(client, url, expected):
+    meta = client.get(url).get_json()["meta"]
+    meta.pop("regions", None)
+    assert meta == expected
+
+
+def test_the_downloads_list_has_the_same_meta_with_its_version(client):
+    meta = client.get("/downloads/").get_json()["meta"]
+    version = client.get("/api/v1").get_json()["version"]
+    assert meta == {"total": 11, "total_exact": True, "count": 11, "version": version}
+
+
+# format= is read as parsed (NFKC): fullwidth ｃｓｖ is csv, as it is for every other parameter
+FORMATS = [
+    ("/api/v1/initiatives?region=四川&format=ｃｓｖ", "text/csv"),
+    ("/api/v1/metrics?format=ｃｓｖ", "text/csv"),
+    ("/api/v1/kinds?format=ｃｓｖ", "text/csv"),
+    ("/api/v1/initiatives?region=四川&format=ｇｅｏｊｓｏｎ", "application/geo+json"),
+    ("/api/v1/regions?level=province&format=ｃｓｖ", "text/csv"),
+]
+
+
+@pytest.mark.parametrize("url, mimetype", FORMATS)
+def test_a_fullwidth_format_is_the_format_it_looks_like(client, url, mimetype):
+    resp = client.get(url)
+    assert (resp.status_code, resp.mimetype) == (200, mimetype)
+
+
+def test_a_format_outside_the_routes_formats_is_a_400_naming_it(client):
+    resp = client.get("/api/v1/kinds?format=geojson")
+    assert (resp.status_code, resp.get_json()["errors"]) == (400, {"format": ["must be one of json, csv"]})
+
+
+@pytest.mark.parametrize("q", ["!!!", "·", "--"])
+def test_a_region_search_with_nothing_to_search_for_is_a_400_naming_q(client, q):
+    resp = client.get("/api/v1/regions", query_string={"q": q})
+    assert (resp.status_code, resp.get_json()["errors"]) == (
+        400, {"q": ["has no letters or digits to search for; give part of a name: 锦江, Jinjiang"]})
+
+
+def test_the_csv_of_metrics_lists_region_codes_like_every_csv(client):
+    rows = client.get("/api/v1/metrics?region=四川&format=csv&sort=-value").get_data(as_text=True).splitlines()
+    assert [r.rsplit(",", 1)[-1] for r in rows] == ["region_codes", "510116", "510116", "510116"]
