@@ -1,0 +1,95 @@
+"""The SQL the app really sends, as SQLite plans it: each driving table read through its index, in order."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from api import queries as q
+
+
+def _initiatives(**filters):
+    return q.INITIATIVES, "i.*", q.initiative_source(q.Filter(**filters))
+
+
+def _regions(**filters):
+    return q.REGIONS, "r.*", q.Source("FROM regions r", tuple(q.RegionFilter(**filters).conditions()))
+
+
+# (label, (family, select, source), sort, cursor key or None, the plan of the first statement)
+PLANS = [
+    ("one region, one year: initiative_area's primary key, in n order",
+     _initiatives(regions=["510000"], year_from=2025, year_to=2025), [("id", "asc")], None,
+     ["SEARCH a USING COVERING INDEX sqlite_autoindex_initiative_area_1 (ancestor_code=? AND year_key=?)",
+      "SEARCH i USING INTEGER PRIMARY KEY (rowid=?)"]),
+    ("one region, deep page", _initiatives(regions=["510000"]), [("id", "asc")], [5, 5],
+     ["SEARCH a USING COVERING INDEX idx_initiative_area_ancestor_code_initiative_n (ancestor_code=? AND initiative_n>?)",
+      "SEARCH i USING INTEGER PRIMARY KEY (rowid=?)"]),
+    ("one region by year", _initiatives(regions=["510000"]), [("year", "desc")], None,
+     ["SEARCH a USING COVERING INDEX sqlite_autoindex_initiative_area_1 (ancestor_code=?)",
+      "SEARCH i USING INTEGER PRIMARY KEY (rowid=?)"]),
+    ("a search: the FTS index in rowid order", _initiatives(terms=["12345热线"]), [("id", "asc")], None,
+     ["SCAN initiatives_fts VIRTUAL TABLE INDEX 64:M4", "SEARCH i USING INTEGER PRIMARY KEY (rowid=?)"]),
+    ("a search, deep page", _initiatives(terms=["12345热线"]), [("id", "asc")], [3, 3],
+     ["SCAN initiatives_fts VIRTUAL TABLE INDEX 64:M4>", "SEARCH i USING INTEGER PRIMARY KEY (rowid=?)"]),
+    ("a kind: its (kind, n) index", _initiatives(kinds=["hotline"]), [("id", "asc")], None,
+     ["SEARCH i USING INDEX idx_initiatives_kind_n (kind=?)"]),
+    ("a kind, deep page", _initiatives(kinds=["hotline"]), [("id", "asc")], [3, 3],
+     ["SEARCH i USING INDEX idx_initiatives_kind_n (kind=? AND n>?)"]),
+    ("one year: its (year_key, n) index", _initiatives(year_from=2025, year_to=2025), [("id", "asc")], None,
+     ["SEARCH i USING INDEX idx_initiatives_year_key_n (year_key=?)"]),
+    ("nothing: the table in n order", _initiatives(), [("id", "asc")], None, ["SCAN i"]),
+    ("nothing, deep page", _initiatives(), [("id", "asc")], [3, 3], ["SEARCH i USING INTEGER PRIMARY KEY (rowid>?)"]),
+    ("by English name", _initiatives(), [("name_en", "asc")], None, ["SCAN i USING INDEX idx_initiatives_name_en_n"]),
+    ("regions of a level", _regions(levels=("province",)), [("code", "asc")], None,
+     ["SEARCH r USING INDEX idx_regions_level_code (level=?)"]),
+    ("regions of a level, deep page", _regions(levels=("province",)), [("code", "asc")], ["510000", "510000"],
+     ["SEARCH r USING INDEX idx_regions_level_code (level=? AND code>?)"]),
+    ("regions under a parent", _regions(parent="510000"), [("code", "asc")], None,
+     ["SEARCH r USING INDEX idx_regions_parent_code_code (parent_code=?)"]),
+    ("metrics in initiative order, deep page", (q.METRICS, "m.*", q.metric_source(q.Filter())), [("initiative", "asc")],
+     [3, 3], ["SEARCH i USING INTEGER PRIMARY KEY (rowid=?)", "SEARCH m USING INTEGER PRIMARY KEY (rowid>?)"]),
+]
+
+
+def _plan(conn, statement):
+    return [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + statement.sql, statement.params)]
+
+
+@pytest.mark.parametrize("label, query, sort, after, expected", PLANS, ids=[p[0] for p in PLANS])
+def test_the_generated_page_query_reads_an_index_range(built_db, label, query, sort, after, expected):
+    family, select, source = query
+    conn = sqlite3.connect(built_db)
+    first = q.page_statements(family, select, source, sort, 20, after)[0]
+    assert _plan(conn, first) == expected
+
+
+# (label, source, the plan of its count)
+COUNTS = [
+    ("one region: initiative_area alone", q.initiative_source(q.Filter(regions=["510000"], year_from=2025, year_to=2025)),
+     ["CO-ROUTINE (subquery-1)",
+      "SEARCH a USING COVERING INDEX sqlite_autoindex_initiative_area_1 (ancestor_code=? AND year_key=?)", "SCAN (subquery-1)"]),
+    ("a search: the FTS table alone", q.initiative_source(q.Filter(terms=["12345热线"])),
+     ["CO-ROUTINE (subquery-1)", "SCAN initiatives_fts VIRTUAL TABLE INDEX 0:M4", "SCAN (subquery-1)"]),
+    ("a kind: a covering index", q.initiative_source(q.Filter(kinds=["hotline"])),
+     ["CO-ROUTINE (subquery-1)", "SEARCH i USING COVERING INDEX idx_initiatives_kind_n (kind=?)", "SCAN (subquery-1)"]),
+]
+
+
+@pytest.mark.parametrize("label, source, expected", COUNTS, ids=[c[0] for c in COUNTS])
+def test_the_generated_count_reads_the_driving_table_only(built_db, label, source, expected):
+    conn = sqlite3.connect(built_db)
+    assert _plan(conn, q.count_statement(source, q.INITIATIVES.tiebreak(source))) == expected
+
+
+def test_two_fragments_cannot_claim_one_parameter_name():
+    with pytest.raises(ValueError, match=r"SQL parameter names used twice: \['kind0'\]"):
+        q.merge([q.one_of("i.kind", ["a"], "kind"), q.one_of("i.theme", ["b"], "kind")])
+
+
+def test_fragments_compose_in_any_order():
+    f = q.Filter(regions=["510000"], kinds=["hotline", "fund"], terms=["驿站", "hotline"], year_from=2024, year_to=2025)
+    conds = q.initiative_conditions(f)
+    assert q.merge(conds) == q.merge(list(reversed(conds))) == {
+        "region0": "510000", "year_from": 2024, "year_to": 2025, "kind0": "hotline", "kind1": "fund",
+        "t0": "驿站", "tl0": "驿站", "fts1": '"hotline"'}
