@@ -94,16 +94,17 @@ CASES = [
 @pytest.mark.parametrize("label, method, url, headers, status, kind", CASES, ids=[c[0] for c in CASES])
 def test_hostile_request(client, label, method, url, headers, status, kind):
     resp = client.open(url, method=method, headers=headers)
-    assert resp.status_code == status, (label, resp.status_code, resp.get_data(as_text=True)[:300])
     text = resp.get_data(as_text=True)
+    assert resp.status_code == status, text[:300]
     # The client's own input may be echoed back; our internals never are.
-    for leak in ("Traceback", "sqlite3.", "OperationalError", "initiative_area", "/work/", "File \"", "site-packages"):
-        assert leak not in text, (label, leak)
+    leaks = ("Traceback", "sqlite3.", "OperationalError", "initiative_area", "/work/", "File \"", "site-packages")
+    assert [leak for leak in leaks if leak in text] == []
     if kind:
         assert resp.mimetype == "application/problem+json"
         body = resp.get_json()
-        assert body["type"].endswith("/" + kind) and body["status"] == status
-    assert len(CASES) >= 40
+        assert (body["type"], body["status"]) == (f"{API}/problems/{kind}", status)
+    else:
+        assert resp.mimetype == "application/json"
 
 
 def test_injected_header_is_not_reflected(client):
