@@ -28,11 +28,7 @@ INITIATIVES = listing.ListResource(
 )
 
 
-@bp.get("")
-@representation(INITIATIVES.args, *INITIATIVES.formats)
-def list_initiatives(args, fmt):
-    """List initiatives."""
-    return listing.serve(INITIATIVES, args, fmt)
+listing.add_route(bp, INITIATIVES, "List initiatives.")
 
 
 @bp.get("/<string:initiative_id>")

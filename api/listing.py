@@ -12,7 +12,7 @@ from flask import Response, json
 
 from . import pagination, queries
 from .db import get_db
-from .http import csv_response, stream
+from .http import csv_response, representation, stream
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,17 @@ class ListResource:
     csv_columns: tuple[str, ...]
     csv_rows: Callable[[object, list], Iterable[dict]]  # (conn, a batch of rows) -> CSV rows
     features: Callable[[object, list], Iterable[dict]] | None = None  # (conn, a batch) -> GeoJSON features
+
+
+def add_route(bp, resource: ListResource, summary: str) -> None:
+    """Register GET <blueprint prefix> as the list view of resource: parse, negotiate, serve."""
+
+    @representation(resource.args, *resource.formats)
+    def view(args, fmt):
+        return serve(resource, args, fmt)
+
+    view.__doc__ = summary
+    bp.add_url_rule("", f"list_{resource.name}", view, methods=["GET"])
 
 
 def sort_text(sort) -> str:

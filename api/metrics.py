@@ -5,7 +5,6 @@ from flask import Blueprint
 
 from . import listing, queries, representations as rep, schemas
 from .filters import to_filter
-from .http import representation
 
 bp = Blueprint("metrics", __name__, url_prefix="/api/v1/metrics")
 
@@ -22,8 +21,4 @@ METRICS = listing.ListResource(
 )
 
 
-@bp.get("")
-@representation(METRICS.args, *METRICS.formats)
-def list_metrics(args, fmt):
-    """List metrics."""
-    return listing.serve(METRICS, args, fmt)
+listing.add_route(bp, METRICS, "List metrics.")

@@ -23,11 +23,7 @@ REGIONS = listing.ListResource(
 )
 
 
-@bp.get("")
-@representation(REGIONS.args, *REGIONS.formats)
-def list_regions(args, fmt):
-    """List regions."""
-    return listing.serve(REGIONS, args, fmt)
+listing.add_route(bp, REGIONS, "List regions.")
 
 
 @bp.get("/<string:code>")
