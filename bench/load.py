@@ -151,6 +151,16 @@ def run_python(host: str, port: int, paths: list[str], seconds: float, connectio
             pass
         c.sock.close()
 
+    def send_or_finish(c: _Conn, fresh: bool) -> bool:
+        """Send c's next request; when that fails or nothing is left to send, close c. False when c is gone."""
+        try:
+            if send_next(c, fresh):
+                return True
+        except OSError as exc:
+            errors[type(exc).__name__] += 1
+        finish(c)
+        return False
+
     for _ in range(connections):
         open_conn()
     open_count = connections
@@ -184,13 +194,7 @@ def run_python(host: str, port: int, paths: list[str], seconds: float, connectio
                         open_conn()
                         open_count += 1
                     continue
-                try:
-                    if not send_next(c, True):
-                        finish(c)
-                        open_count -= 1
-                except OSError as exc:
-                    errors[type(exc).__name__] += 1
-                    finish(c)
+                if not send_or_finish(c, True):
                     open_count -= 1
                 continue
             try:
@@ -256,13 +260,7 @@ def run_python(host: str, port: int, paths: list[str], seconds: float, connectio
             else:
                 c.reset()
                 c.reused = True
-                try:
-                    if not send_next(c, False):
-                        finish(c)
-                        open_count -= 1
-                except OSError as exc:
-                    errors[type(exc).__name__] += 1
-                    finish(c)
+                if not send_or_finish(c, False):
                     open_count -= 1
     elapsed = perf() - t_start
     for key in list(sel.get_map().values()):
