@@ -124,11 +124,11 @@ def test_swagger_ui_loads_the_contract_and_runs_a_query(server, watched):
     page.wait_for_function("el => el.textContent.includes('jiangsu-party-led-residential-compound-governance')",
                            arg=body.element_handle(), timeout=UI_TIMEOUT)
     text = body.inner_text()
-    for record in ("jiangsu-party-led-residential-compound-governance", "lianyungang-hailian-community-new-employment-services",
-                   "nantong-textile-association-industry-platform"):
-        assert record in text
+    records = ("jiangsu-party-led-residential-compound-governance", "lianyungang-hailian-community-new-employment-services",
+               "nantong-textile-association-industry-platform")
+    assert [record for record in records if record not in text] == [], text[:500]
     request_url = op.locator(".request-url pre").inner_text()
-    assert "/api/v1/initiatives?" in request_url and "year=2025" in request_url
+    assert [part for part in ("/api/v1/initiatives?", "year=2025") if part not in request_url] == [], request_url
 
     screenshot(page, "swagger.png")
     assert watched.errors == []
@@ -162,9 +162,11 @@ def test_landing_page_renders_its_charts_links_and_chinese(server, watched):
     expected = facet_counts(page, server)
     assert sorted(drawn) == sorted(expected)
     for chart, want in expected.items():
-        assert drawn[chart]["label"] and drawn[chart]["width"] > 0
+        assert drawn[chart]["label"], chart
+        assert drawn[chart]["width"] > 0, chart
         assert [(code, count) for code, count, _, _ in drawn[chart]["bars"]] == want, chart
-        assert all(text == str(count) and width > 0 for _, count, text, width in drawn[chart]["bars"]), chart
+        # Each bar shows its count as text and has a width.
+        assert [(text, width > 0) for _, _, text, width in drawn[chart]["bars"]] == [(str(count), True) for _, count in want], chart
 
     # Chinese is laid out with real glyphs: two different characters draw differently (missing glyphs are all one box).
     heading = page.locator("h1 .zh")
