@@ -1,4 +1,4 @@
-"""Shared fixtures: the dataset built once per session from data/ into a temporary folder, the app, its client and CLI runner."""
+"""Shared fixtures: the dataset built once per session into a temporary folder; a fresh app per test, with its client and CLI runner."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from api import create_app
+from api.conditional import STORE_BYTES
 from api.build import build
 from harness import servers
 
@@ -20,9 +21,15 @@ def built_db(tmp_path_factory) -> Path:
     return target
 
 
-@pytest.fixture(scope="session")
-def app(built_db):
-    return create_app({"DATABASE": str(built_db), "TESTING": True})
+@pytest.fixture(params=[True, False], ids=["store", "no-store"])
+def app(built_db, request):
+    """A fresh app for each test, as in the Flask tutorial, once with the response store and once without.
+
+    Every test that talks to the app then runs both ways: answered by Flask itself, and (on a
+    repeated request) by the store in front of it. Nothing carries over from one test to the next.
+    """
+    return create_app({"DATABASE": str(built_db), "TESTING": True,
+                       "RESPONSE_STORE_BYTES": STORE_BYTES if request.param else 0})
 
 
 @pytest.fixture()

@@ -70,15 +70,10 @@ EXAMPLES = [
 ]
 
 
-@pytest.fixture(scope="session")
-def contract_app(request):
-    """The shared conftest's app when there is one, else the app over the already-built database."""
-    try:
-        return request.getfixturevalue("app")
-    except pytest.FixtureLookupError:
-        from api import create_app
-
-        return create_app({"TESTING": True})
+@pytest.fixture()
+def contract_app(app):
+    """conftest's fresh app: every contract check runs with the response store on and off."""
+    return app
 
 
 @pytest.fixture()
@@ -334,7 +329,7 @@ def closing(app):
     return server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture()
 def served_app(contract_app):
     return closing(contract_app)
 

@@ -62,18 +62,18 @@ def fetch(client, url, method="GET", **kw):
     return resp
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def landing(app):
     resp = fetch(app.test_client(), "/")
     return resp, Page(resp.get_data(as_text=True))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def dataset(app):
     return app.test_client().get("/api/v1").get_json()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def facets(app):
     return app.test_client().get("/api/v1/facets").get_json()["data"]
 
