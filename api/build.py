@@ -82,7 +82,7 @@ def write_database(ds: Dataset, path: Path, version: str) -> dict:
         "code": r["code"], "name_zh": r["name_zh"], "name_en": r["name_en"], "level": r["level"],
         "parent_code": r["parent_code"] or None, "province_code": chain[r["code"]][-1],
         "depth": len(chain[r["code"]]) - 1,
-        "lat": float(r["lat"]) if r["lat"] else None, "lng": float(r["lng"]) if r["lng"] else None,
+        "lat": r["lat"], "lng": r["lng"],  # numbers or None: parsed and bounded by RegionRowSchema
         "coord_source": r["coord_source"] or None, "as_of": str(r["as_of"]),
         "initiative_count": len(area.get(r["code"], ())),
     } for r in ds.regions)

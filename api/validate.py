@@ -1,10 +1,15 @@
-"""Marshmallow schemas for the files in data/, and the cross-file checks the build runs before writing."""
+"""Every rule about the files in data/: marshmallow schemas, the cross-file checks, and the loader the build runs before writing.
+
+load_dataset(root) is load_reference (sources, vocabularies, gazetteer, data package) + load_records
+(iter_records through a RecordChecker) + dataset_digest; each part is public so a tool can compose them.
+"""
 from __future__ import annotations
 
 import csv
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -33,6 +38,27 @@ class StrictNumber(fields.Number):
         return value
 
     default_error_messages = {"invalid": "must be a number (not a string)"}
+
+
+class CsvCoordinate(fields.Field):
+    """A coordinate in a CSV cell: empty is none; otherwise a decimal number strictly inside (low, high)."""
+
+    default_error_messages = {"invalid": "must be a number"}
+    _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+    def __init__(self, low: int, high: int, **kwargs):
+        super().__init__(**kwargs)
+        self.low, self.high = low, high
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value == "":
+            return None
+        if not isinstance(value, str) or not self._NUMBER.fullmatch(value):
+            raise self.make_error("invalid")
+        number = float(value)
+        if not self.low < number < self.high:
+            raise ValidationError(f"{number} is outside China's bounds ({self.low}..{self.high})")
+        return number
 
 
 def _text(**kw):
@@ -140,6 +166,9 @@ class InitiativeSchema(_Strict):
             errors["year_basis"] = ["is 'unknown' exactly when year is null"]
         if "date" in data and data["year"] is not None and not data["date"].startswith(str(data["year"])):
             errors["date"] = [f"does not fall in year {data['year']}"]
+        stated = f"{data['year']}年"   # a stated year is one the article writes, in one of the record's quotes
+        if data["year_basis"] == "stated" and data["year"] is not None and not any(stated in ev["quote"] for ev in data["evidence"]):
+            errors["year_basis"] = [f"'stated' but no evidence quote gives the year {data['year']} ({stated})"]
         if errors:
             raise ValidationError(errors)
 
@@ -150,10 +179,16 @@ class RegionRowSchema(_Strict):
     name_en = _text()
     level = fields.String(required=True, validate=validate.OneOf(LEVELS))
     parent_code = fields.String(required=True, validate=validate.Regexp(f"^({vocabulary.CODE})?$", error=vocabulary.CODE_MESSAGE + " or empty"))
-    lat = fields.String(required=True)
-    lng = fields.String(required=True)
+    lat = CsvCoordinate(3, 54, required=True)      # None when the row has no representative point
+    lng = CsvCoordinate(73, 136, required=True)
     coord_source = fields.String(required=True)
     as_of = fields.Date(required=True)
+
+    @validates_schema
+    def _paired(self, data, **kwargs):
+        if (data["lat"] is None) != (data["lng"] is None):
+            given, missing = ("lat", "lng") if data["lng"] is None else ("lng", "lat")
+            raise ValidationError({given: [f"given without {missing}"]})
 
 
 class AliasRowSchema(_Strict):
@@ -225,7 +260,8 @@ class Dataset:
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def _load_yaml(path: Path, problems: list[str]):
+def read_yaml(path: Path, problems: list[str]):
+    """The YAML document at path, or None with a fault in problems."""
     try:
         return yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -234,7 +270,7 @@ def _load_yaml(path: Path, problems: list[str]):
 
 
 def _load_list(path: Path, schema: Schema, problems: list[str], rel: str) -> list[dict]:
-    raw = _load_yaml(path, problems)
+    raw = read_yaml(path, problems)
     if raw is None:
         return []
     if not isinstance(raw, list):
@@ -276,11 +312,13 @@ def _unique(items, key, rel, problems):
         seen.add(item[key])
 
 
-def load_dataset(root: Path) -> Dataset:
-    """Read and check every file under root/data (and root/seeds); raise DataError listing every fault."""
-    data = root / "data"
-    problems: list[str] = []
-    sources = _load_list(data / "sources.yaml", SourceSchema(), problems, "data/sources.yaml")
+# The parts of load_dataset. Each reads and checks one concern under root, appends one line per
+# fault to problems and returns what it could load, so a caller can compose them and still
+# report every fault at once (bench/scale/build_direct.py uses load_reference without the records).
+
+def load_sources(root: Path, problems: list[str]) -> tuple[list[dict], dict[str, str]]:
+    """data/sources.yaml, each source's file checked against its sha256: (sources, seed text by source id)."""
+    sources = _load_list(root / "data" / "sources.yaml", SourceSchema(), problems, "data/sources.yaml")
     seeds = {}
     for s in sources:
         path = root / s["file"]
@@ -292,66 +330,165 @@ def load_dataset(root: Path) -> Dataset:
         if hashlib.sha256(blob).hexdigest() != s["sha256"]:
             problems.append(f"data/sources.yaml: {s['id']}: sha256: {s['file']} does not match its recorded hash")
         seeds[s["id"]] = blob.decode("utf-8")
-    kinds = _load_list(data / "kinds.yaml", KindSchema(), problems, "data/kinds.yaml")
-    themes = _load_list(data / "themes.yaml", ThemeSchema(), problems, "data/themes.yaml")
-    regions = _load_csv(data / "regions.csv", RegionRowSchema(), problems, "data/regions.csv")
-    aliases = _load_csv(data / "region_aliases.csv", AliasRowSchema(), problems, "data/region_aliases.csv")
-    ds = Dataset(sources, seeds, kinds, themes, regions, aliases)
-    try:
-        ds.datapackage = (data / "datapackage.json").read_text(encoding="utf-8")
-        if not isinstance(json.loads(ds.datapackage).get("resources"), list):
-            problems.append("data/datapackage.json: resources: must be a list")
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError) as exc:
-        problems.append(f"data/datapackage.json: cannot be read as a JSON object: {exc}")
+    return sources, seeds
 
+
+def load_vocabularies(root: Path, seeds: dict[str, str], problems: list[str]) -> tuple[list[dict], list[dict]]:
+    """data/kinds.yaml and data/themes.yaml, each theme's heading checked against its seed: (kinds, themes)."""
+    kinds = _load_list(root / "data" / "kinds.yaml", KindSchema(), problems, "data/kinds.yaml")
+    themes = _load_list(root / "data" / "themes.yaml", ThemeSchema(), problems, "data/themes.yaml")
     for t in themes:
         _check_span("data/themes.yaml", t["id"], "", t["source"], t["name_zh"], t["start"], t["end"], seeds, problems)
-    codes = {r["code"] for r in regions}
+    return kinds, themes
+
+
+def load_gazetteer(root: Path, problems: list[str]) -> tuple[list[dict], list[dict]]:
+    """data/regions.csv and data/region_aliases.csv: (regions, aliases).
+
+    Every parent exists and no region is its own ancestor; every successor is a current code and
+    no retired code is current.
+    """
+    regions = _load_csv(root / "data" / "regions.csv", RegionRowSchema(), problems, "data/regions.csv")
+    aliases = _load_csv(root / "data" / "region_aliases.csv", AliasRowSchema(), problems, "data/region_aliases.csv")
+    parent = {r["code"]: r["parent_code"] for r in regions}
     for r in regions:
-        if r["parent_code"] and r["parent_code"] not in codes:
+        if r["parent_code"] and r["parent_code"] not in parent:
             problems.append(f"data/regions.csv: {r['code']}: parent_code {r['parent_code']} does not exist")
-    successor = {}
+    for code in parent:
+        seen, up = {code}, parent[code]
+        while up in parent and up not in seen:   # the chain to the province, as the build walks it
+            seen.add(up)
+            up = parent[up]
+        if up == code:
+            problems.append(f"data/regions.csv: {code}: parent_code: {code} is its own ancestor")
     for a in aliases:
-        if a["successor_code"] not in codes:
+        if a["successor_code"] not in parent:
             problems.append(f"data/region_aliases.csv: {a['code']}: successor_code {a['successor_code']} does not exist")
-        if a["code"] in codes:
+        if a["code"] in parent:
             problems.append(f"data/region_aliases.csv: {a['code']}: is also a current code in regions.csv")
-        successor[a["code"]] = a["successor_code"]
+    return regions, aliases
 
-    vocab = {"kind": {k["id"] for k in kinds}, "theme": {t["id"] for t in themes}}
-    schema = InitiativeSchema()
-    checks = _RecordChecks(vocab, codes, successor, seeds, problems)
-    files = sorted((data / "initiatives").glob("*.yaml")) + sorted((data / "initiatives").glob("*.jsonl"))
-    if not files:
+
+def load_datapackage(root: Path, problems: list[str]) -> str:
+    """data/datapackage.json as text (served as it is): a JSON object with a list of resources, and each
+    CSV resource's schema naming the columns of its file's header, in order."""
+    try:
+        text = (root / "data" / "datapackage.json").read_text(encoding="utf-8")
+        resources = json.loads(text).get("resources")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError) as exc:
+        problems.append(f"data/datapackage.json: cannot be read as a JSON object: {exc}")
+        return ""
+    if not isinstance(resources, list):
+        problems.append("data/datapackage.json: resources: must be a list")
+        return text
+    for res in resources:
+        if isinstance(res, dict) and res.get("format") == "csv":
+            _check_csv_resource(root, res, problems)
+    return text
+
+
+def _check_csv_resource(root: Path, res: dict, problems: list[str]):
+    prefix = f"data/datapackage.json: {res.get('name', '?')}"
+    path = res.get("path")
+    try:
+        names = [f["name"] for f in res["schema"]["fields"]]
+    except (KeyError, TypeError):
+        problems.append(f"{prefix}: schema.fields: must be a list of objects with a name")
+        return
+    try:
+        with (root / "data" / path).open(encoding="utf-8", newline="") as fh:
+            header = next(csv.reader(fh), [])
+    except (OSError, UnicodeDecodeError, csv.Error, TypeError):
+        problems.append(f"{prefix}: path: {path!r} is not a readable CSV file in data/")
+        return
+    if names != header:
+        problems.append(f"{prefix}: schema.fields: {', '.join(names)} are not the columns of {path} ({', '.join(header)})")
+
+
+def load_reference(root: Path, problems: list[str]) -> Dataset:
+    """Everything in data/ that the records are checked against, checked: a Dataset with no initiatives yet."""
+    sources, seeds = load_sources(root, problems)
+    kinds, themes = load_vocabularies(root, seeds, problems)
+    regions, aliases = load_gazetteer(root, problems)
+    return Dataset(sources, seeds, kinds, themes, regions, aliases, datapackage=load_datapackage(root, problems))
+
+
+def iter_records(root: Path, problems: list[str]) -> Iterator[tuple[str, object, str | None]]:
+    """Every initiative record under root/data/initiatives, unchecked, as (where, raw, stem).
+
+    YAML files first, one record each (where is the file, stem the id the record must have); then
+    JSON Lines files, one record a line (where is 'file:line', stem None). A file or line that cannot
+    be parsed is a fault in problems, not a record.
+    """
+    folder = root / "data" / "initiatives"
+    yamls, jsonls = sorted(folder.glob("*.yaml")), sorted(folder.glob("*.jsonl"))
+    if not yamls and not jsonls:
         problems.append("data/initiatives/: holds no *.yaml or *.jsonl record")
-    for path in files:
+    for path in yamls:
+        raw = read_yaml(path, problems)
+        if raw is not None:
+            yield f"data/initiatives/{path.name}", raw, path.stem
+    for path in jsonls:
+        # Bulk sources: one record per line, the same schema and checks as a YAML file.
         rel = f"data/initiatives/{path.name}"
-        if path.suffix == ".jsonl":
-            # Bulk sources: one record per line, the same schema and checks as a YAML file.
-            for lineno, raw in _jsonl(path, rel, problems):
-                rec = checks.record(f"{rel}:{lineno}", raw, schema)
-                if rec is not None:
-                    ds.initiatives.append(rec)
-            continue
-        raw = _load_yaml(path, problems)
-        if raw is None:
-            continue
-        rec = checks.record(rel, raw, schema)
-        if rec is None:
-            continue
-        if rec["id"] != path.stem:
-            problems.append(f"{rel}: {rec['id']}: id: must equal the file name ({path.stem})")
-        ds.initiatives.append(rec)
-    _unique(ds.initiatives, "id", "data/initiatives", problems)
-    if problems:
-        raise DataError(problems)
-    ds.digest = _digest(root, [data] + [root / s["file"] for s in sources])
-    return ds
+        for lineno, raw in _jsonl(path, rel, problems):
+            yield f"{rel}:{lineno}", raw, None
 
 
-def _digest(root: Path, paths: list[Path]) -> str:
-    """Hash the inputs as bytes, in a fixed order: cheap at a million records, and exact."""
+class RecordChecker:
+    """The schema and the cross-file checks one initiative record must pass, against a loaded reference."""
+
+    def __init__(self, ref: Dataset, problems: list[str]):
+        self.vocab = {"kind": {k["id"] for k in ref.kinds}, "theme": {t["id"] for t in ref.themes}}
+        self.codes = {r["code"] for r in ref.regions}
+        self.successor = {a["code"]: a["successor_code"] for a in ref.aliases}
+        self.seeds = ref.seeds
+        self.problems = problems
+        self.schema = InitiativeSchema()
+
+    def check(self, where: str, raw, stem: str | None = None) -> dict | None:
+        """The loaded record, or None; each fault is a 'where: id: field: message' line in problems."""
+        problems = self.problems
+        rid = raw.get("id", "?") if isinstance(raw, dict) else "?"
+        try:
+            rec = self.schema.load(raw)
+        except ValidationError as err:
+            problems.extend(f"{where}: {rid}: {line}" for line in flatten(err.messages))
+            return None
+        for key, allowed in self.vocab.items():
+            if rec[key] not in allowed:
+                problems.append(f"{where}: {rid}: {key}: {rec[key]!r} is not one of {', '.join(sorted(allowed))}")
+        for i, code in enumerate(rec["regions"]):
+            if code in self.successor:
+                problems.append(f"{where}: {rid}: regions[{i}]: {code} is retired; use its successor {self.successor[code]}")
+            elif code not in self.codes:
+                problems.append(f"{where}: {rid}: regions[{i}]: {code} is not a GB/T 2260 code in data/regions.csv")
+        for i, ev in enumerate(rec["evidence"]):
+            _check_span(where, rid, f"evidence[{i}]", ev["source"], ev["quote"], ev["start"], ev["end"], self.seeds, problems)
+        quotes = "".join(ev["quote"] for ev in rec["evidence"])
+        for i, m in enumerate(rec["metrics"]):
+            _check_metric(where, rid, i, m, quotes, problems)
+        if stem is not None and rec["id"] != stem:
+            problems.append(f"{where}: {rec['id']}: id: must equal the file name ({stem})")
+        return rec
+
+
+def load_records(root: Path, ref: Dataset, problems: list[str]) -> list[dict]:
+    """Every record under root/data/initiatives that passes its checks; ids are unique across files."""
+    checker = RecordChecker(ref, problems)
+    records = [rec for where, raw, stem in iter_records(root, problems)
+               if (rec := checker.check(where, raw, stem)) is not None]
+    _unique(records, "id", "data/initiatives", problems)
+    return records
+
+
+def dataset_digest(root: Path, ds: Dataset) -> str:
+    """sha256 of every input file's path and bytes (data/ and the sources' files), in a fixed order.
+
+    Cheap at a million records, and exact: the basis of the dataset version.
+    """
     h = hashlib.sha256()
+    paths = [root / "data"] + [root / s["file"] for s in ds.sources]
     files = sorted({f for p in paths for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()})
     for f in files:
         h.update(f.relative_to(root).as_posix().encode() + b"\0")
@@ -360,6 +497,17 @@ def _digest(root: Path, paths: list[Path]) -> str:
                 h.update(chunk)
         h.update(b"\0")
     return h.hexdigest()
+
+
+def load_dataset(root: Path) -> Dataset:
+    """Read and check every file under root/data (and root/seeds); raise DataError listing every fault."""
+    problems: list[str] = []
+    ds = load_reference(root, problems)
+    ds.initiatives = load_records(root, ds, problems)
+    if problems:
+        raise DataError(problems)
+    ds.digest = dataset_digest(root, ds)
+    return ds
 
 
 def _jsonl(path: Path, rel: str, problems: list[str]):
@@ -373,40 +521,6 @@ def _jsonl(path: Path, rel: str, problems: list[str]):
                         problems.append(f"{rel}:{lineno}: not a JSON object: {exc}")
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(f"{rel}: cannot be read as UTF-8 JSON Lines: {exc}")
-
-
-@dataclass
-class _RecordChecks:
-    """The schema and the cross-file checks one initiative record must pass."""
-
-    vocab: dict
-    codes: set
-    successor: dict
-    seeds: dict
-    problems: list
-
-    def record(self, rel: str, raw, schema: Schema) -> dict | None:
-        problems = self.problems
-        rid = raw.get("id", "?") if isinstance(raw, dict) else "?"
-        try:
-            rec = schema.load(raw)
-        except ValidationError as err:
-            problems.extend(f"{rel}: {rid}: {line}" for line in flatten(err.messages))
-            return None
-        for key, allowed in self.vocab.items():
-            if rec[key] not in allowed:
-                problems.append(f"{rel}: {rid}: {key}: {rec[key]!r} is not one of {', '.join(sorted(allowed))}")
-        for i, code in enumerate(rec["regions"]):
-            if code in self.successor:
-                problems.append(f"{rel}: {rid}: regions[{i}]: {code} is retired; use its successor {self.successor[code]}")
-            elif code not in self.codes:
-                problems.append(f"{rel}: {rid}: regions[{i}]: {code} is not a GB/T 2260 code in data/regions.csv")
-        for i, ev in enumerate(rec["evidence"]):
-            _check_span(rel, rid, f"evidence[{i}]", ev["source"], ev["quote"], ev["start"], ev["end"], self.seeds, problems)
-        quotes = "".join(ev["quote"] for ev in rec["evidence"])
-        for i, m in enumerate(rec["metrics"]):
-            _check_metric(rel, rid, i, m, quotes, problems)
-        return rec
 
 
 def _check_span(rel, rid, where, source, quote, start, end, seeds, problems):

@@ -1,7 +1,10 @@
 """The build as an operator meets it: a broken file names file, record and field and changes nothing; builds are deterministic."""
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import json
 import shutil
 import sqlite3
 import subprocess
@@ -16,6 +19,7 @@ from api.validate import DataError
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORD = "beijing-12345-hotline"
+RECORD_FILE = f"initiatives/{RECORD}.yaml"
 
 
 @pytest.fixture()
@@ -26,11 +30,45 @@ def project(tmp_path) -> Path:
     return tmp_path
 
 
-def _edit(project: Path, change):
-    path = project / "data" / "initiatives" / f"{RECORD}.yaml"
-    rec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(rec)
-    path.write_text(yaml.safe_dump(rec, allow_unicode=True, sort_keys=False), encoding="utf-8")
+def _edit(project: Path, change, file: str = RECORD_FILE):
+    """Apply change to one file under data/: a YAML or JSON document as loaded, a CSV file as a list of row dicts."""
+    path = project / "data" / file
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".csv":
+        reader = csv.DictReader(io.StringIO(text))
+        rows = list(reader)
+        change(rows)
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=reader.fieldnames, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        path.write_text(out.getvalue(), encoding="utf-8")
+    elif path.suffix == ".json":
+        doc = json.loads(text)
+        change(doc)
+        path.write_text(json.dumps(doc, ensure_ascii=False, indent=2), encoding="utf-8")
+    else:
+        rec = yaml.safe_load(text)
+        change(rec)
+        path.write_text(yaml.safe_dump(rec, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def _ids(file):
+    """The ids in a vocabulary file, as a fault line lists the allowed values."""
+    return ", ".join(sorted(item["id"] for item in yaml.safe_load((ROOT / "data" / file).read_text(encoding="utf-8"))))
+
+
+def _region(code, **cells):
+    """A change to data/regions.csv: set these cells of the row for code."""
+    return lambda rows: next(r for r in rows if r["code"] == code).update(cells)
+
+
+def _csv_fields(name, fields):
+    """A change to data/datapackage.json: the resource's schema lists these column names."""
+    def change(package):
+        res = next(r for r in package["resources"] if r["name"] == name)
+        res["schema"]["fields"] = [{"name": f, "type": "string"} for f in fields]
+    return change
 
 
 def _shift_quote(rec):
@@ -46,29 +84,45 @@ def _dump(db: Path) -> list:
     return out
 
 
+AT = f"data/initiatives/{RECORD}.yaml: {RECORD}"   # where a fault in the record is reported
+REGIONS, PACKAGE = "regions.csv", "datapackage.json"
+ALIASES = ["code", "successor_code", "name_zh", "retired", "note"]
+# (label, change, message[, file under data/: the record by default])
 BROKEN = [
     ("quote moved", _shift_quote, f"data/initiatives/{RECORD}.yaml: {RECORD}: evidence[0]: quote does not match the seed at 2581-2620"),
-    ("unknown kind", lambda r: r.update(kind="hotlines"), f"{RECORD}: kind: 'hotlines' is not one of"),
-    ("unknown theme", lambda r: r.update(theme="nope"), f"{RECORD}: theme: 'nope' is not one of"),
-    ("unknown code", lambda r: r.update(regions=["119999"]), f"{RECORD}: regions[0]: 119999 is not a GB/T 2260 code"),
-    ("retired code", lambda r: r.update(regions=["500105"]), f"{RECORD}: regions[0]: 500105 is retired; use its successor 500157"),
-    ("metric as string", lambda r: r["metrics"][0].update(value="25802000"), f"{RECORD}: metrics[0].value: must be a number"),
-    ("metric disagrees", lambda r: r["metrics"][0].update(value=2580.2), f"{RECORD}: metrics[0].value: 2580.2 does not match the figure '2580.2万件'"),
-    ("missing field", lambda r: r.pop("name_en"), f"{RECORD}: name_en: Missing data for required field."),
-    ("unknown field", lambda r: r.update(colour="red"), f"{RECORD}: colour: Unknown field."),
-    ("national with region", lambda r: r.update(scope="national"), f"{RECORD}: regions: a national initiative has no regions"),
+    ("unknown kind", lambda r: r.update(kind="hotlines"), f"{AT}: kind: 'hotlines' is not one of {_ids('kinds.yaml')}"),
+    ("unknown theme", lambda r: r.update(theme="nope"), f"{AT}: theme: 'nope' is not one of {_ids('themes.yaml')}"),
+    ("unknown code", lambda r: r.update(regions=["119999"]), f"{AT}: regions[0]: 119999 is not a GB/T 2260 code in data/regions.csv"),
+    ("retired code", lambda r: r.update(regions=["500105"]), f"{AT}: regions[0]: 500105 is retired; use its successor 500157"),
+    ("metric as string", lambda r: r["metrics"][0].update(value="25802000"), f"{AT}: metrics[0].value: must be a number (not a string)"),
+    ("metric disagrees", lambda r: r["metrics"][0].update(value=2580.2),
+     f"{AT}: metrics[0].value: 2580.2 does not match the figure '2580.2万件' (25802000.0)"),
+    ("missing field", lambda r: r.pop("name_en"), f"{AT}: name_en: Missing data for required field."),
+    ("unknown field", lambda r: r.update(colour="red"), f"{AT}: colour: Unknown field."),
+    ("national with region", lambda r: r.update(scope="national"), f"{AT}: regions: a national initiative has no regions"),
+    ("stated year no quote gives", lambda r: r.update(year=2024), f"{AT}: year_basis: 'stated' but no evidence quote gives the year 2024 (2024年)"),
+    ("lat not a number", _region("110101", lat="39.9N"), "data/regions.csv: line 3 (110101): lat: must be a number", REGIONS),
+    ("lat without lng", _region("110101", lng=""), "data/regions.csv: line 3 (110101): lat: given without lng", REGIONS),
+    ("lng without lat", _region("110101", lat=""), "data/regions.csv: line 3 (110101): lng: given without lat", REGIONS),
+    ("lat out of bounds", _region("110101", lat="95"), "data/regions.csv: line 3 (110101): lat: 95.0 is outside China's bounds (3..54)", REGIONS),
+    ("lng out of bounds", _region("110101", lng="-116.4"), "data/regions.csv: line 3 (110101): lng: -116.4 is outside China's bounds (73..136)", REGIONS),
+    ("parent cycle", _region("110000", parent_code="110101"), "data/regions.csv: 110101: parent_code: 110101 is its own ancestor", REGIONS),
+    ("csv schema off the header", _csv_fields("region-aliases", ALIASES[:2] + ALIASES[3:]),
+     "data/datapackage.json: region-aliases: schema.fields: code, successor_code, retired, note are not the columns of "
+     "region_aliases.csv (code, successor_code, name_zh, retired, note)", PACKAGE),
 ]
 
 
-@pytest.mark.parametrize("label, change, message", BROKEN, ids=[b[0] for b in BROKEN])
-def test_a_broken_record_is_named_and_nothing_is_written(project, tmp_path, label, change, message):
+@pytest.mark.parametrize("label, change, message, file", [b if len(b) == 4 else (*b, RECORD_FILE) for b in BROKEN],
+                         ids=[b[0] for b in BROKEN])
+def test_a_broken_file_is_named_and_nothing_is_written(project, tmp_path, label, change, message, file):
     target = tmp_path / "out" / "socialwork.db"
     build(project, target)
     before = hashlib.sha256(target.read_bytes()).hexdigest()
-    _edit(project, change)
+    _edit(project, change, file)
     with pytest.raises(DataError) as err:
         build(project, target)
-    assert any(message in line for line in err.value.problems), err.value.problems
+    assert message in err.value.problems
     assert hashlib.sha256(target.read_bytes()).hexdigest() == before
     assert sorted(p.name for p in target.parent.iterdir()) == ["socialwork.db"], "no temporary file is left behind"
 
@@ -134,8 +188,6 @@ def test_the_database_has_the_indexes_region_and_year_filters_need(built_db):
 
 
 def test_bulk_records_in_json_lines_pass_the_same_checks(project, tmp_path):
-    import json
-
     src = yaml.safe_load((project / "data" / "initiatives" / f"{RECORD}.yaml").read_text(encoding="utf-8"))
     bulk = project / "data" / "initiatives" / "bulk.jsonl"
     good = {**src, "id": "bulk-copy-of-the-hotline"}

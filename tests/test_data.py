@@ -1,4 +1,7 @@
-"""The curated data as a reader of the article checks it: quotes, figures, codes, the gazetteer and the data package."""
+"""Facts about the curated data as a reader of the article checks them: the seed, named figures, codes, the gazetteer, the data package.
+
+The rules every record and file must keep are the build's (api/validate.py), broken one by one in tests/test_build.py.
+"""
 from __future__ import annotations
 
 import csv
@@ -42,28 +45,10 @@ def test_source_metadata_is_recorded():
 
 
 def test_the_whole_dataset_validates():
+    # Every rule about a file in data/ is the build's (api/validate.py; tests/test_build.py breaks each
+    # one): loading without a DataError is the proof that today's records keep them all.
     ds = load_dataset(ROOT)
     assert 25 <= len(ds.initiatives) <= 40
-
-
-@pytest.mark.parametrize("path", RECORDS, ids=lambda p: p.stem)
-def test_every_quote_matches_the_seed_at_its_offsets(path, seed_text):
-    rec = _record(path)
-    assert rec["evidence"], "a record needs at least one quote"
-    for ev in rec["evidence"]:
-        assert seed_text[ev["start"]:ev["end"]] == ev["quote"]
-
-
-@pytest.mark.parametrize("path", [p for p in RECORDS if _record(p)["metrics"]], ids=lambda p: p.stem)
-def test_every_metric_value_matches_the_figure_in_its_quote(path):
-    rec = _record(path)
-    quotes = "".join(e["quote"] for e in rec["evidence"])
-    for m in rec["metrics"]:
-        assert m["figure_text"] in quotes
-        value, qualifier = parse_figure(m["figure_text"])
-        assert Decimal(str(m["value"])) == value
-        assert m["qualifier"] == qualifier
-        assert isinstance(m["value"], (int, float)) and not isinstance(m["value"], bool)
 
 
 @pytest.mark.parametrize("figure, value, qualifier", [
@@ -84,23 +69,6 @@ def test_named_figures_are_in_the_data():
     assert metrics[("liaoning-care-stations-drivers-homes", "1.2万余个")]["qualifier"] == "more than"
     growth = metrics[("social-worker-qualification-exam-2025", "18.4%")]
     assert (growth["value"], growth["unit"]) == (18.4, "percent")
-
-
-@pytest.mark.parametrize("path", RECORDS, ids=lambda p: p.stem)
-def test_every_region_code_resolves_and_scope_agrees(path):
-    rec, regions = _record(path), _regions()
-    for code in rec["regions"]:
-        assert code in regions, code
-    assert (rec["scope"] == "national") == (not rec["regions"])
-
-
-@pytest.mark.parametrize("path", RECORDS, ids=lambda p: p.stem)
-def test_year_says_how_it_is_known(path):
-    rec = _record(path)
-    assert rec["year_basis"] in ("stated", "reported", "unknown")
-    if rec["year_basis"] == "stated":
-        # a stated year is written in one of the record's quotes
-        assert any(f"{rec['year']}年" in e["quote"] for e in rec["evidence"]), rec["id"]
 
 
 def test_chengdu_hi_tech_zone_uses_the_official_county_code():
@@ -133,18 +101,12 @@ def test_gazetteer_facts(code, name_zh, name_en, level, parent):
         assert row["name_en"] == name_en
     if parent is not None:
         assert row["parent_code"] == parent
-    assert row["as_of"]
 
 
 def test_gazetteer_is_complete_and_consistent():
     regions = _regions()
     assert 3000 <= len(regions) <= 3600
     assert sum(r["level"] == "province" for r in regions.values()) >= 31
-    for r in regions.values():
-        assert not r["parent_code"] or r["parent_code"] in regions
-        assert (r["lat"] == "") == (r["lng"] == "")
-        if r["lat"]:
-            assert 3 < float(r["lat"]) < 54 and 73 < float(r["lng"]) < 136
     assert not any(r["parent_code"].startswith("4419") for r in regions.values()), "Dongguan has no counties"
 
 
@@ -154,7 +116,6 @@ def test_retired_codes_resolve_to_their_successor():
     regions = _regions()
     assert aliases["500105"] == "500157" and aliases["500112"] == "500157"
     assert "500105" not in regions and "500157" in regions
-    assert all(s in regions for s in aliases.values())
 
 
 def test_datapackage_describes_every_data_file():
@@ -166,9 +127,5 @@ def test_datapackage_describes_every_data_file():
         for p in paths:
             assert (DATA / p).is_file(), p
             described.add(p)
-        if res.get("format") == "csv":
-            with (DATA / paths[0]).open(encoding="utf-8", newline="") as fh:
-                header = next(csv.reader(fh))
-            assert header == [f["name"] for f in res["schema"]["fields"]], res["name"]
     on_disk = {str(p.relative_to(DATA)) for p in DATA.rglob("*") if p.is_file()} - {"datapackage.json", "regions.README.md"}
     assert on_disk <= described, on_disk - described

@@ -3,10 +3,11 @@
     .venv/bin/python bench/scale/build_direct.py ROOT --db OUT.db
 
 The records come from generate.record() (the generator is deterministic, so they are the ones the YAML
-files hold); the vocabularies, gazetteer and sources are read and validated by api.validate as usual;
-the database is written by api.build.dataset_version + api.build.write_database, unchanged. So the
-file is what `flask --app api build --data ROOT` writes (check: the same `version`), minus the cost of
-parsing and validating the YAML, which profile_build.py measures separately. Used to get a 1M-record
+files hold); the vocabularies, gazetteer and sources are read and validated by api.validate.load_reference
+as usual, and the version is api.validate.dataset_digest of the root's files, as in the build; the database
+is written by api.build.dataset_version + api.build.write_database, unchanged. So the file is what
+`flask --app api build --data ROOT` writes (check: the same `version`), minus the cost of parsing and
+validating the YAML, which profile_build.py measures separately. Used to get a 1M-record
 database for bench/scale/run.py while the YAML path is too slow for the target.
 """
 from __future__ import annotations
@@ -39,25 +40,14 @@ def main(argv=None):
 
     spec = json.loads((a.root / "scale.json").read_text())
     problems: list[str] = []
-    d = a.root / "data"
-    sources = validate._load_list(d / "sources.yaml", validate.SourceSchema(), problems, "data/sources.yaml")
-    seeds = {s["id"]: (a.root / s["file"]).read_text(encoding="utf-8") for s in sources}
-    ds = validate.Dataset(
-        sources, seeds,
-        validate._load_list(d / "kinds.yaml", validate.KindSchema(), problems, "data/kinds.yaml"),
-        validate._load_list(d / "themes.yaml", validate.ThemeSchema(), problems, "data/themes.yaml"),
-        validate._load_csv(d / "regions.csv", validate.RegionRowSchema(), problems, "data/regions.csv"),
-        validate._load_csv(d / "region_aliases.csv", validate.AliasRowSchema(), problems, "data/region_aliases.csv"),
-    )
-    if hasattr(ds, "datapackage"):   # added to the build after this script was written; read it the same way
-        pkg = d / "datapackage.json" if (d / "datapackage.json").exists() else REPO / "data" / "datapackage.json"
-        ds.datapackage = pkg.read_text(encoding="utf-8")
+    ds = validate.load_reference(a.root, problems)   # sources, seeds, vocabularies, gazetteer, data package
     if problems:
         sys.exit("\n".join(problems))
     t0 = time.perf_counter()
     ctx = generate.Context(spec["seed"])
     ds.initiatives = [generate.record(ctx, i) for i in range(spec["count"])]
     t_gen = time.perf_counter() - t0
+    ds.digest = validate.dataset_digest(a.root, ds)   # the files the records were written to: the real build's version
     version = build.dataset_version(ds)
     t_ver = time.perf_counter() - t0 - t_gen
     tmp = a.db.with_name(a.db.name + ".tmp")

@@ -90,7 +90,7 @@ def instrument():
     import api.validate as validate
 
     yaml.safe_load = timed(lambda *a, **k: "yaml.safe_load", yaml.safe_load)
-    validate._load_yaml = timed(lambda *a, **k: "read + yaml (validate._load_yaml)", validate._load_yaml)
+    validate.read_yaml = timed(lambda *a, **k: "read + yaml (validate.read_yaml)", validate.read_yaml)
     marshmallow.Schema.load = timed(lambda *a, **k: f"marshmallow {type(a[0]).__name__}.load", marshmallow.Schema.load)
     sdb.Table.insert_all = timed(lambda self, *a, **k: f"sqlite-utils insert_all {self.name}", sdb.Table.insert_all)
     sdb.Table.create_index = timed(lambda self, *a, **k: "sqlite-utils create_index", sdb.Table.create_index)
