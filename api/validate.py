@@ -18,7 +18,7 @@ import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from . import vocabulary
-from .vocabulary import LEVELS, QUALIFIERS, SCOPES, YEAR_BASES, YEAR_BASIS_UNKNOWN
+from .vocabulary import LEVELS, QUALIFIERS, SCOPES, YEAR_BASES, YEAR_BASIS_STATED, YEAR_BASIS_UNKNOWN
 
 SLUG = validate.Regexp(f"^{vocabulary.SLUG}$", error=vocabulary.SLUG_MESSAGE)
 CODE = validate.Regexp(f"^{vocabulary.CODE}$", error=vocabulary.CODE_MESSAGE)
@@ -167,7 +167,7 @@ class InitiativeSchema(_Strict):
         if "date" in data and data["year"] is not None and not data["date"].startswith(str(data["year"])):
             errors["date"] = [f"does not fall in year {data['year']}"]
         stated = f"{data['year']}年"   # a stated year is one the article writes, in one of the record's quotes
-        if data["year_basis"] == "stated" and data["year"] is not None and not any(stated in ev["quote"] for ev in data["evidence"]):
+        if data["year_basis"] == YEAR_BASIS_STATED and data["year"] is not None and not any(stated in ev["quote"] for ev in data["evidence"]):
             errors["year_basis"] = [f"'stated' but no evidence quote gives the year {data['year']} ({stated})"]
         if errors:
             raise ValidationError(errors)

@@ -6,7 +6,8 @@ import re
 SCOPES = ("national", "local")
 LEVELS = ("province", "prefecture", "county")
 QUALIFIERS = ("exact", "more than", "about")
-YEAR_BASES = ("stated", "reported")       # a record with a year; "unknown" goes with year: null
+YEAR_BASIS_STATED = "stated"              # the article gives the year: one of the record's quotes holds it
+YEAR_BASES = (YEAR_BASIS_STATED, "reported")  # a record with a year; "unknown" goes with year: null
 YEAR_BASIS_UNKNOWN = "unknown"
 
 SLUG = r"[a-z0-9]+(?:-[a-z0-9]+)*"        # record, kind and theme ids

@@ -156,6 +156,7 @@ def record(ctx: Context, i: int) -> dict:
     source_id, text, spans = ctx.seeds[s]
     start, end, figs = spans[j]
     evidence = [{"source": source_id, "quote": text[start:end], "start": start, "end": end}]
+    year = int(text[start:start + 4])  # the year its sentence opens with: a stated year is one a quote gives
     if rng.random() < 0.5:
         s2, j2 = rng.choice(ctx.by_figures[0])
         src2, text2, spans2 = ctx.seeds[s2]
