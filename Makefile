@@ -6,12 +6,13 @@ PORT   ?= 8000
 DB     ?= var/socialwork.db
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 
 export SOCIALWORK_DB := $(abspath $(DB))
 
 .PHONY: run test build install clean load rebuild-under-load failover slow-query fuzz-deep bench
 
-install: $(STAMP)
+install: $(STAMP) $(NODE_STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +20,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
 	touch $@
 
+# Swagger UI (served from here, never fetched at run time) and the test-time JavaScript tools, pinned by package-lock.json.
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "make: npm is missing: install Node.js 18+ (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 # Rebuilt when anything in data/, seeds/ or the build code is newer than the database.
-$(DB): $(STAMP) $(shell find data seeds -type f 2>/dev/null) api/build.py api/validate.py
+$(DB): $(STAMP) $(NODE_STAMP) $(shell find data seeds -type f 2>/dev/null) api/build.py api/validate.py
 	$(BIN)/flask --app api build --db $(DB)
 
 build: $(DB)
@@ -52,4 +59,4 @@ bench: $(DB)
 	$(BIN)/python bench/run.py --db $(DB)
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache node_modules
