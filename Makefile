@@ -22,6 +22,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 # Swagger UI (served from here, never fetched at run time) and the test-time JavaScript tools, pinned by package-lock.json.
 $(NODE_STAMP): package.json package-lock.json
+	@if ! command -v npm >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "make: installing Node.js and npm (Debian packages)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; fi
 	@command -v npm >/dev/null || { echo "make: npm is missing: install Node.js 18+ (Debian: apt-get install nodejs npm)" >&2; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
