@@ -151,9 +151,8 @@ def response_headers(resp: Response) -> Response:
     if resp.mimetype == "text/html":
         wanted["Content-Security-Policy"] = SWAGGER_CSP if req.path.startswith(SWAGGER_PATHS) else PAGE_CSP
         wanted.update(PAGE_HEADERS)
-    for name, value in wanted.items():
-        if name not in h:
-            h[name] = value
+    present = {k.lower() for k, _ in h}  # one pass over the headers, then one extend: this runs on every response
+    h.extend([(name, value) for name, value in wanted.items() if name.lower() not in present])
     if req.path.startswith("/api/") and "accept" not in h.get("Vary", "").lower():
         h.add("Vary", "Accept")
     return resp
