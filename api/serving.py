@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import json
+import logging
+import uuid
 
 import gunicorn
 from gunicorn import util
 from gunicorn.http.wsgi import Response
 
 from .errors import PROBLEM_BASE, TITLES
+from .http import COMMON_HEADERS
+
+log = logging.getLogger("gunicorn.error")  # gunicorn's error log, where it has just logged the refused request
 
 _KINDS = {400: "bad-request", 403: "bad-request", 414: "request-too-large", 417: "bad-request",
           431: "request-too-large", 500: "internal-error"}
@@ -21,14 +26,22 @@ _DETAILS = {
 
 
 def write_problem(sock, status_int, reason, mesg):
-    """Drop-in for gunicorn.util.write_error: same status, an RFC 9457 body, nothing of the request echoed."""
+    """Drop-in for gunicorn.util.write_error: same status, an RFC 9457 body, nothing of the request echoed.
+
+    `instance` identifies the occurrence (RFC 9457): gunicorn passes no request here, and for a
+    malformed or too long request line has read no path, so it is a fresh `urn:uuid:`, logged with
+    gunicorn's message to gunicorn's error log, where an operator finds the refused request. The
+    headers are the app's (api/http.py COMMON_HEADERS: CORS, nosniff, Referrer-Policy) and no-store.
+    """
     kind = _KINDS.get(status_int, "bad-request" if status_int < 500 else "internal-error")
+    instance = uuid.uuid4().urn
+    log.warning("answered %s %s as %s: %r", status_int, reason, instance, mesg[:300])
     body = json.dumps({"type": PROBLEM_BASE + kind, "title": TITLES[kind], "status": status_int,
-                       "detail": _DETAILS.get(status_int, reason)}, ensure_ascii=False).encode()
-    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/problem+json\r\n"
-            f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\nAccess-Control-Allow-Origin: *\r\n"
-            "X-Content-Type-Options: nosniff\r\n\r\n").encode("latin-1")
-    util.write_nonblock(sock, head + body)
+                       "detail": _DETAILS.get(status_int, reason), "instance": instance}, ensure_ascii=False).encode()
+    headers = {"Connection": "close", "Content-Type": "application/problem+json", "Content-Length": str(len(body)),
+               "Cache-Control": "no-store", **COMMON_HEADERS}
+    head = f"HTTP/1.1 {status_int} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
 _gunicorn_write = Response.write

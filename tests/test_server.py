@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import yaml
+from openapi_schema_validator import OAS30Validator
 
 ROOT = Path(__file__).resolve().parent.parent
+SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
 
 
 def raw_request(base: str, request: bytes) -> tuple[int, dict, bytes]:
@@ -35,14 +39,56 @@ CASES = [
 ]
 
 
+TITLES = {"bad-request": "Bad request", "request-too-large": "Request too large"}
+# What every response carries, the app's and gunicorn's own (README: CORS, nosniff, Referrer-Policy).
+SECURITY_HEADERS = {"access-control-allow-origin": "*", "x-content-type-options": "nosniff",
+                    "referrer-policy": "no-referrer"}
+
+
+def problem_validator():
+    """The contract's Problem schema, its $refs resolved against openapi.yaml."""
+    return OAS30Validator({**SPEC["components"]["schemas"]["Problem"], "components": SPEC["components"]})
+
+
 @pytest.mark.parametrize("label, request_bytes, status, kind", CASES, ids=[c[0] for c in CASES])
 def test_errors_gunicorn_answers_itself_are_problem_json(live_server, label, request_bytes, status, kind):
     code, headers, body = raw_request(live_server, request_bytes)
     assert code == status
     assert headers["content-type"] == "application/problem+json"
+    assert {k: headers.get(k) for k in SECURITY_HEADERS} == SECURITY_HEADERS
+    assert headers["cache-control"] == "no-store"
     problem = json.loads(body)
-    assert problem["type"] == "/api/v1/problems/" + kind and problem["status"] == status
+    assert sorted(problem) == ["detail", "instance", "status", "title", "type"]
+    assert (problem["type"], problem["title"], problem["status"]) == ("/api/v1/problems/" + kind, TITLES[kind], status)
+    # No path was read (or none is passed on): the occurrence is named by a fresh URN, logged by the server.
+    assert re.fullmatch(r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", problem["instance"])
+    assert list(problem_validator().iter_errors(problem)) == []
     assert "江苏".encode() not in body and b"GARBAGE" not in body, "the request is not echoed back"
+
+
+def test_each_server_error_names_its_own_occurrence(live_server):
+    first, second = (json.loads(raw_request(live_server, b"GARBAGE\r\n\r\n")[2])["instance"] for _ in range(2))
+    assert first != second
+
+
+def test_the_contract_declares_the_servers_own_errors_as_problem_json():
+    for name in ("BadRequest", "UriTooLong"):
+        response = SPEC["components"]["responses"][name]
+        assert list(response["content"]) == ["application/problem+json"]
+        assert response["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+        assert sorted(response["headers"]) == ["Access-Control-Allow-Origin", "Cache-Control"]
+
+
+def test_the_apps_own_problems_match_the_contract(live_server):
+    """The app's 400, 404 and 405, through the same server, against the same Problem schema."""
+    for method, path, status in [("GET", "/api/v1/initiatives?limit=0", 400), ("GET", "/api/v1/nothing-here", 404),
+                                 ("DELETE", "/api/v1/initiatives", 405)]:
+        code, headers, body = raw_request(live_server, f"{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        assert (code, headers["content-type"]) == (status, "application/problem+json")
+        assert {k: headers.get(k) for k in SECURITY_HEADERS} == SECURITY_HEADERS
+        problem = json.loads(body)
+        assert problem["instance"] == path.split("?")[0]
+        assert list(problem_validator().iter_errors(problem)) == []
 
 
 def test_raw_utf8_error_says_how_to_send_chinese(live_server):
