@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import conditional
 
@@ -29,6 +30,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         DATABASE=os.environ.get("SOCIALWORK_DB", str(DEFAULT_DB)),
         QUERY_TIMEOUT=float(os.environ.get("SOCIALWORK_QUERY_TIMEOUT", "2.0")),
         RESPONSE_STORE_BYTES=int(os.environ.get("SOCIALWORK_RESPONSE_STORE_BYTES", str(conditional.STORE_BYTES))),
+        # How many proxies in front are trusted to set X-Forwarded-For/-Proto/-Host/-Prefix; 0: none,
+        # the links are built from the request's own scheme and Host header.
+        TRUSTED_PROXIES=int(os.environ.get("SOCIALWORK_TRUSTED_PROXIES", "0")),
     )
     if test_config:
         app.config.update(test_config)
@@ -48,6 +52,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     store = conditional.ResponseStore(size) if size > 0 else None  # 0 turns the store off
     app.extensions["response_store"] = store
     app.wsgi_app = conditional.ConditionalResponses(app.wsgi_app, app.extensions["socialwork_db"], store)
+    trusted = app.config["TRUSTED_PROXIES"]
+    if trusted > 0:  # outermost, so the response store keys on the scheme and host the links are built from
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted, x_proto=trusted, x_host=trusted, x_prefix=trusted)
     return app
 
 

@@ -8,7 +8,7 @@ from .db import get_db, get_snapshot
 from .errors import DESCRIPTIONS, PROBLEM_BASE, TITLES, Problem
 from .filters import to_filter
 from .http import csv_response, json_response, representation
-from .pagination import envelope, self_link
+from .pagination import absolute, envelope, self_link
 
 bp = Blueprint("catalog", __name__, url_prefix="/api/v1")
 ROOT_ARGS, VOCAB_ARGS, FACET_ARGS = schemas.RootArgs(), schemas.VocabularyArgs(), schemas.FacetArgs()
@@ -20,6 +20,11 @@ TITLE_ZH = "中国社会工作举措开放数据(2025)"
 TITLE_EN = "China social-work initiatives, open data (2025)"
 LICENCE = {"name": "CC BY 4.0", "url": "https://creativecommons.org/licenses/by/4.0/",
            "note": "Our curation is CC BY 4.0. The article's copyright stays with its publisher; quotes are short excerpts for attribution."}
+
+ROOT_LINKS = {"initiatives": "/api/v1/initiatives", "regions": "/api/v1/regions", "metrics": "/api/v1/metrics",
+              "facets": "/api/v1/facets", "kinds": "/api/v1/kinds", "themes": "/api/v1/themes",
+              "sources": "/api/v1/sources", "problems": "/api/v1/problems", "openapi": "/openapi.yaml",
+              "docs": "/apidocs/"}
 
 
 @bp.get("")
@@ -33,10 +38,7 @@ def root(args, fmt):
         "regions_as_of": meta.get("regions_as_of"), "licence": LICENCE, "counts": queries.counts(conn),
         "sources": [{"id": s["id"], "title_zh": s["title_zh"], "title_en": s["title_en"], "publisher_zh": s["publisher_zh"],
                      "publisher_en": s["publisher_en"], "published": s["published"]} for s in queries.sources(conn)],
-        "links": {"initiatives": "/api/v1/initiatives", "regions": "/api/v1/regions", "metrics": "/api/v1/metrics",
-                  "facets": "/api/v1/facets", "kinds": "/api/v1/kinds", "themes": "/api/v1/themes",
-                  "sources": "/api/v1/sources", "problems": "/api/v1/problems", "openapi": "/openapi.yaml",
-                  "docs": "/apidocs/"},
+        "links": {name: absolute(path) for name, path in ROOT_LINKS.items()},
     })
 
 

@@ -3,8 +3,8 @@
 The app only ever produces 200s with a strong ETag; this WSGI layer, wrapped round the whole app,
 is the one place that turns a 200 into a 304, so a 304 carries the same headers whichever way the
 request was answered (by Flask, or from the store). The store keeps small finished 200s and
-replays them to an identical request: identical meaning the same dataset version, path and query
-string, and the same values of every request header the stored response names in its Vary.
+replays them to an identical request: identical meaning the same dataset version, scheme, host,
+path and query string, and the same values of every request header the stored response names in its Vary.
 The dataset is immutable between builds, so a rebuild (a new version) is never served stale.
 """
 from __future__ import annotations
@@ -70,7 +70,7 @@ class Stored:
 
 
 class ResponseStore:
-    """A bounded LRU of finished 200s, keyed by (version, path, query) and the request headers the response varies on."""
+    """A bounded LRU of finished 200s, keyed by (version, scheme, host, prefix, path, query) and the request headers the response varies on."""
 
     def __init__(self, max_bytes: int = STORE_BYTES):
         self.max_bytes = max_bytes
@@ -151,7 +151,10 @@ class ConditionalResponses:
         if store is not None:
             version = self.database.version_or_none()
             if version is not None:
-                resource = (version, environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""))
+                # Bodies hold absolute links, so the scheme, host and prefix (after a trusted proxy's
+                # X-Forwarded-*, see create_app) are part of what a stored answer is for.
+                resource = (version, environ.get("wsgi.url_scheme", ""), environ.get("HTTP_HOST", ""),
+                            environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""))
                 entry = store.get(resource, environ)
                 if entry is not None:
                     if inm and matches(inm, entry.etag):

@@ -2,19 +2,26 @@
 from __future__ import annotations
 
 import base64
+import contextvars
 import hashlib
 import json
 from urllib.parse import quote
 
-from flask import Response, request
+from flask import Response, has_request_context, request
 
 from .errors import invalid
 from .http import json_response
 
 
-def query_fingerprint(args: dict) -> str:
-    """What a cursor is bound to: every argument but the cursor, limit and format."""
-    keep = {k: v for k, v in sorted(args.items()) if k not in ("cursor", "limit", "format")}
+def query_fingerprint(args) -> str:
+    """What a cursor is bound to: every argument but the cursor, limit and format.
+
+    args is the raw query (a MultiDict) or a plain dict. The repeats of a parameter count as its
+    values joined by commas, so kind=a&kind=b and kind=a,b give one fingerprint (and a single value
+    gives the fingerprint it always had).
+    """
+    items = ((k, ",".join(args.getlist(k))) for k in args) if hasattr(args, "getlist") else args.items()
+    keep = {k: v for k, v in sorted(items) if k not in ("cursor", "limit", "format")}
     return hashlib.sha256(json.dumps(keep, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()[:12]
 
 
@@ -47,6 +54,32 @@ def decode(cursor: str, fingerprint: str, key_length: int) -> tuple[list, bool]:
     return key, backwards
 
 
+_BASE = contextvars.ContextVar("socialwork_base_url")
+
+
+def base_url() -> str:
+    """Scheme, host and prefix every link starts with: the request's own (request.root_url, without
+    its final slash). A proxy's X-Forwarded-* headers count only when the app trusts it
+    (SOCIALWORK_TRUSTED_PROXIES, werkzeug's ProxyFix in create_app).
+
+    An export streams after its request context has gone (http.stream); its later batches use
+    the base its first batch, built inside the request, remembered in this context.
+    """
+    if has_request_context():
+        base = request.root_url.rstrip("/")
+        _BASE.set(base)
+        return base
+    try:
+        return _BASE.get()
+    except LookupError:
+        raise RuntimeError("an absolute link was asked for outside a request") from None
+
+
+def absolute(path: str) -> str:
+    """/api/v1/kinds -> http://host/api/v1/kinds: every link the API returns is absolute (RFC 3986 4.3)."""
+    return base_url() + path
+
+
 def raw_query() -> str:
     """The query string as the client sent it, with anything not URL-safe (raw UTF-8, spaces,
     control characters) percent-encoded, so it can go into a link and a Link header as is."""
@@ -62,13 +95,13 @@ def url_with(cursor: str | None = None) -> str:
     parts = [p for p in raw_query().split("&") if p and p.split("=", 1)[0] != "cursor"]
     if cursor is not None:
         parts.append("cursor=" + cursor)
-    return request.path + ("?" + "&".join(parts) if parts else "")
+    return absolute(request.path) + ("?" + "&".join(parts) if parts else "")
 
 
 def self_link(path: str | None = None) -> str:
-    """A link to path (this request's by default) with this request's query string, in the one form every link takes."""
+    """An absolute link to path (this request's by default) with this request's query string, in the one form every link takes."""
     raw = raw_query()
-    return (path or request.path) + ("?" + raw if raw else "")
+    return absolute(path or request.path) + ("?" + raw if raw else "")
 
 
 def page_links(page, args: dict, fingerprint: str) -> dict:
@@ -94,7 +127,7 @@ def link_header(links: dict) -> str:
 
 def run_page(args: dict, page_fn, key_length: int):
     """Decode the cursor, run one keyset page (page_fn(limit, after, backwards)), build links."""
-    fingerprint = query_fingerprint({k: v for k, v in request.args.items()})
+    fingerprint = query_fingerprint(request.args)
     after, backwards = (None, False)
     if "cursor" in args:
         after, backwards = decode(args["cursor"], fingerprint, key_length)

@@ -20,7 +20,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class CommaList(fields.Field):
-    """'a,b , c' -> ['a', 'b', 'c']; empty items and more than MAX_LIST_ITEMS are refused."""
+    """'a,b , c' -> ['a', 'b', 'c']; empty items and more than MAX_LIST_ITEMS are refused.
+
+    parse() joins the repeats of a list parameter with commas first, so kind=a&kind=b, kind=a,b and
+    kind=a&kind=b,c are read alike and the limit counts the values of every repeat."""
 
     def __init__(self, choices=None, item_pattern=None, lower=False, **kw):
         super().__init__(**kw)
@@ -175,6 +178,22 @@ def allowed_params(schema: Schema) -> list[str]:
     return sorted(f.data_key or name for name, f in schema.fields.items())
 
 
+def list_params(schema: Schema) -> frozenset[str]:
+    """The parameters that take several values: comma-separated (kind=a,b), repeated (kind=a&kind=b), or both."""
+    return frozenset(f.data_key or name for name, f in schema.fields.items() if isinstance(f, CommaList))
+
+
+def _value_problem(key: str, value: str) -> str | None:
+    """What is wrong with one raw value before the schema reads it, or None."""
+    if len(value) > MAX_VALUE_LENGTH:
+        return f"is {len(value)} characters long; at most {MAX_VALUE_LENGTH}"
+    if _CONTROL.search(value):
+        return "contains control characters"
+    if value == "" and key != "q":
+        return "is empty; leave the parameter out to not filter"
+    return None
+
+
 def parse(schema: Schema, args) -> dict:
     """Check the raw query string against schema; raise a 400 Problem naming every bad parameter."""
     allowed = allowed_params(schema)
@@ -188,20 +207,22 @@ def parse(schema: Schema, args) -> dict:
         raise Problem(400, "unknown-parameter",
                       f"Unknown query parameter {', '.join(repr(k[:100]) for k in unknown[:10])}. "
                       f"Allowed: {', '.join(allowed) or 'none'}.", errors=errors, allowed=allowed)
+    lists = list_params(schema)
     raw, errors = {}, {}
     for key in args:
         values = args.getlist(key)
-        if len(values) > 1:
-            errors[key] = [f"given {len(values)} times; give it once and separate several values with commas"]
-        elif len(values[0]) > MAX_VALUE_LENGTH:
-            errors[key] = [f"is {len(values[0])} characters long; at most {MAX_VALUE_LENGTH}"]
-        elif _CONTROL.search(values[0]):
-            errors[key] = ["contains control characters"]
-        elif values[0] == "" and key != "q":
-            errors[key] = ["is empty; leave the parameter out to not filter"]
+        if len(values) > 1 and key not in lists:
+            errors[key] = [f"given {len(values)} times; it takes one value: give it once"
+                           + ("; several fields go in one value, separated by commas" if key == "sort" else "")]
+        elif len(values) > MAX_LIST_ITEMS:  # a list parameter repeated: each repeat holds at least one value
+            errors[key] = [f"given {len(values)} times; at most {MAX_LIST_ITEMS} values in all"]
+        elif problem := next(filter(None, (_value_problem(key, v) for v in values)), None):
+            errors[key] = [problem]
         else:
             # Fullwidth forms (５１００００, Ｓｉｃｈｕａｎ) mean what they look like; other scripts stay distinct.
-            raw[key] = unicodedata.normalize("NFKC", values[0])
+            # A list parameter may be repeated (kind=a&kind=b) as well as comma-separated (kind=a,b), or both:
+            # the repeats are joined, so CommaList sees one comma-separated value and counts every item.
+            raw[key] = ",".join(unicodedata.normalize("NFKC", v) for v in values)
     if "q" in raw and not raw["q"].strip():
         errors["q"] = ["is empty; leave it out to not search"]
     if not errors:

@@ -149,7 +149,7 @@ ERRORS = [
     ("/initiatives?sort=colour", 400, "invalid-parameter", "sort", "use id, year"),
     ("/initiatives?cursor=garbage", 400, "invalid-cursor", "cursor", "not a cursor"),
     ("/initiatives?format=xml", 400, "invalid-parameter", "format", "json, csv, geojson"),
-    ("/initiatives?region=四川&region=江苏", 400, "invalid-parameter", "region", "given 2 times"),
+    ("/initiatives?year=2025&year=2024", 400, "invalid-parameter", "year", "given 2 times"),  # lists may repeat: test_arrays
     ("/initiatives?q=%00", 400, "invalid-parameter", "q", "control characters"),
     ("/initiatives?q=" + "x" * 600, 400, "invalid-parameter", "q", "at most 500"),
     ("/initiatives/no-such-thing", 404, "not-found", None, "no-such-thing"),
@@ -401,7 +401,7 @@ def test_links_keep_the_query_as_sent_and_stay_valid_header_values(client):
     for raw in ("region=江苏&limit=1".encode(), b"region=%E6%B1%9F%E8%8B%8F&limit=1"):
         resp = client.get(API + "/initiatives", environ_overrides={"QUERY_STRING": raw.decode("latin-1")})
         links = resp.get_json()["links"]
-        assert links["self"] == API + "/initiatives?region=%E6%B1%9F%E8%8B%8F&limit=1"
+        assert links["self"] == "http://localhost" + API + "/initiatives?region=%E6%B1%9F%E8%8B%8F&limit=1"
         assert links["next"].startswith(links["self"] + "&cursor=")
         assert [ch for ch in resp.headers["Link"] if ord(ch) >= 128 or ch in "\r\n"] == []
         assert client.get(links["next"]).status_code == 200

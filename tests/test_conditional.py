@@ -186,3 +186,56 @@ def test_a_rebuild_is_served_without_restart(tmp_path):
     time.sleep(0.01)
     resp = client.get(url)
     assert (resp.headers["ETag"][1:17], resp.get_json()["summary_en"].endswith("[rebuilt]")) == (new, True)
+
+
+# --- absolute links: the scheme and host are part of what a stored answer is for ------------------
+
+# (url, the link it holds: a field, or a header)
+HOST_LINKS = [
+    ("/api/v1/initiatives?kind=hotline", lambda r: r.get_json()["links"]["self"], "/api/v1/initiatives?kind=hotline"),
+    ("/api/v1/initiatives?kind=hotline", lambda r: r.get_json()["data"][0]["url"], "/api/v1/initiatives/beijing-12345-hotline"),
+    ("/api/v1", lambda r: r.get_json()["links"]["kinds"], "/api/v1/kinds"),
+    ("/api/v1/regions/500105", lambda r: r.headers["Content-Location"], "/api/v1/regions/500157"),
+    ("/downloads/", lambda r: r.get_json()["data"][-1]["url"].rsplit("/", 1)[0], "/downloads"),
+]
+
+
+@pytest.mark.parametrize("url, link, path", HOST_LINKS, ids=[f"{u} {p}" for u, _, p in HOST_LINKS])
+def test_two_hosts_get_their_own_links_from_the_store(built_db, url, link, path):
+    app = create_app({"DATABASE": str(built_db), "TESTING": True})
+    client = app.test_client()
+    got = [link(_fetch(client, url, base_url=base)) for base in
+           ("http://a.example", "https://b.example:8443", "http://a.example", "https://b.example:8443")]
+    assert got == ["http://a.example" + path, "https://b.example:8443" + path] * 2
+    assert app.extensions["response_store"].stats()["hits"] == 2
+
+
+FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "data.example.org", "X-Forwarded-Prefix": "/socialwork"}
+
+
+@pytest.mark.parametrize("trusted, expected", [
+    (0, "http://localhost/api/v1/kinds"),                              # the default: forwarded headers ignored
+    (1, "https://data.example.org/socialwork/api/v1/kinds"),           # SOCIALWORK_TRUSTED_PROXIES=1
+])
+def test_forwarded_headers_count_only_from_a_trusted_proxy(built_db, trusted, expected):
+    app = create_app({"DATABASE": str(built_db), "TESTING": True, "TRUSTED_PROXIES": trusted})
+    client = app.test_client()
+    plain = _fetch(client, "/api/v1/kinds").get_json()["links"]["self"]
+    forwarded = [_fetch(client, "/api/v1/kinds", headers=FORWARDED).get_json()["links"]["self"] for _ in range(2)]
+    assert (plain, forwarded) == ("http://localhost/api/v1/kinds", [expected, expected])
+
+
+def test_the_trusted_proxy_count_comes_from_the_environment(built_db, monkeypatch):
+    monkeypatch.setenv("SOCIALWORK_TRUSTED_PROXIES", "1")
+    client = create_app({"DATABASE": str(built_db), "TESTING": True}).test_client()
+    resp = _fetch(client, "/api/v1/regions/500105", headers=FORWARDED)
+    assert resp.headers["Content-Location"] == "https://data.example.org/socialwork/api/v1/regions/500157"
+
+
+def test_an_export_keeps_the_requests_host_in_batches_streamed_after_the_view(built_db, monkeypatch):
+    from api import queries
+    monkeypatch.setattr(queries.walk, "__defaults__", (10,))  # 36 initiatives: 4 batches, 3 of them after the view
+    client = create_app({"DATABASE": str(built_db), "TESTING": True}).test_client()
+    features = client.get("/api/v1/initiatives?format=geojson", base_url="https://c.example").get_json()["features"]
+    urls = [f["properties"]["url"] for f in features]
+    assert (len(urls), [u for u in urls if not u.startswith("https://c.example/api/v1/initiatives/")]) == (36, [])
