@@ -12,10 +12,11 @@ from pathlib import Path
 
 import sqlite_utils
 
+from . import queries
 from .names import lookup_keys
 from .validate import Dataset, load_dataset
 
-SCHEMA_VERSION = 2  # bump when the table layout changes, so the dataset version changes with it
+SCHEMA_VERSION = 3  # bump when the table layout changes, so the dataset version changes with it
 
 def dataset_version(ds: Dataset) -> str:
     """A content hash of everything the database is made from: the input files and the table layout."""
@@ -40,6 +41,192 @@ def dataset_counts(ds: Dataset, initiatives: list[dict]) -> dict[str, int]:
     }
 
 
+LIST = "several values are joined with ';' (no spaces), as in every CSV of this project"
+CODE_PATTERN = "^[0-9]{6}$"
+CODE_COLUMNS = {"code", "parent_code", "province_code", "region_code", "successor_code", "ancestor_code"}
+TYPES = {"TEXT": "string", "INTEGER": "integer", "REAL": "number", "FLOAT": "number", "NUMERIC": "number"}
+ENUMS = {"level": ["province", "prefecture", "county"], "scope": ["national", "local"],
+         "year_basis": ["stated", "reported", "unknown"], "qualifier": ["exact", "more than", "about"]}
+
+# What each public table and column means: the descriptor's descriptions and Datasette's column labels.
+TABLE_DOCS: dict[str, tuple[str, str, dict[str, str]]] = {
+    "initiatives": ("Initiatives", "One row per initiative the article names, in id order.", {
+        "id": "Stable identifier, a lowercase ASCII slug; other tables refer to a record by it",
+        "source_id": "The source document (sources.id) of the record's first quote",
+        "name_zh": "Name in Chinese", "name_en": "Name in English",
+        "kind": "Kind of initiative (kinds.id)", "theme": "The article section it appears under (themes.id)",
+        "scope": "national or local",
+        "year": "Year of the initiative; empty when the article cannot date it",
+        "year_basis": "How the year is known: stated (the article gives it), reported (reported for 2025), unknown",
+        "date": "Date as precise as the article gives it: YYYY, YYYY-MM or YYYY-MM-DD",
+        "date_note_zh": "Note on the date, Chinese", "date_note_en": "Note on the date, English",
+        "place_zh": "Place in Chinese, for what codes cannot express", "place_en": "Place in English",
+        "summary_zh": "Summary in Chinese, written from the article", "summary_en": "Summary in English",
+        "organisations": "Organisations involved, a JSON array of {name_zh, name_en}",
+        "region_codes": f"GB/T 2260 codes of its regions, in the record's order; {LIST}",
+        "metric_count": "Number of figures (metrics rows) the record has"}),
+    "initiative_regions": ("Regions of each initiative", "Which regions each initiative names, in the record's order.", {
+        "initiative_id": "The initiative (initiatives.id)", "ord": "Position in the record's list of regions, from 0",
+        "region_code": "GB/T 2260 code (regions.code)"}),
+    "metrics": ("Figures", "Every figure the article reports, typed: 2580.2万件 is 25802000 requests.", {
+        "initiative_id": "The initiative (initiatives.id)", "ord": "Position in the record's list of figures, from 0",
+        "value": "The number: an integer for counts, a decimal otherwise", "unit": "Unit in English (requests, persons, percent…)",
+        "unit_zh": "Unit as the article writes it", "qualifier": "exact, more than (余, 多) or about (约, 近)",
+        "year": "Year the figure is for", "year_basis": "How that year is known: stated or reported",
+        "counts_zh": "What is counted, Chinese", "counts_en": "What is counted, English",
+        "figure_text": "The figure exactly as the article writes it"}),
+    "evidence": ("Quotes", "Verbatim quotes from the source, with offsets: text[start:end] == quote in Unicode code points.", {
+        "initiative_id": "The initiative (initiatives.id)", "ord": "Position in the record's list of quotes, from 0",
+        "source_id": "The source document (sources.id)", "quote": "The quote, verbatim",
+        "start": "Offset of the first character in the source text (code points, from 0)",
+        "end": "Offset after the last character (exclusive)"}),
+    "regions": ("Regions (GB/T 2260)", "Provincial-, prefecture- and county-level divisions with representative points.", {
+        "code": "Six-digit GB/T 2260 code (text: keep the leading digits as they are)",
+        "name_zh": "Official Chinese name", "name_en": "English name (pinyin with a correction table)",
+        "level": "province, prefecture or county", "parent_code": "Code of the division above (regions.code); empty for provinces",
+        "province_code": "Code of the province it is in (regions.code); its own code for a province",
+        "lat": "Latitude of a representative point, approximate; empty when unknown",
+        "lng": "Longitude of that point; empty when unknown", "coord_source": "Package the point comes from",
+        "initiative_count": "Initiatives in this division or anywhere inside it",
+        "as_of": "Date the division list is current as of"}),
+    "region_aliases": ("Retired region codes", "Retired codes and the current code that took each over.", {
+        "code": "The retired code", "successor_code": "The current code that took it over (regions.code)",
+        "name_zh": "The retired division's name", "retired": "Year of retirement", "note": "Where the fact comes from"}),
+    "kinds": ("Kinds of initiative", "The controlled vocabulary of kinds, in display order.", {
+        "id": "Identifier", "name_zh": "Name in Chinese", "name_en": "Name in English",
+        "definition_zh": "Definition in Chinese", "definition_en": "Definition in English",
+        "initiative_count": "Initiatives of this kind"}),
+    "themes": ("Themes", "The article's sections.", {
+        "id": "Identifier", "order": "Position in the article", "name_zh": "Heading in Chinese", "name_en": "Heading in English",
+        "source": "The source document (sources.id)", "start": "Offset of the heading in the source (code points)",
+        "end": "Offset after the heading (exclusive)", "initiative_count": "Initiatives under this theme"}),
+    "sources": ("Sources", "The source documents, each kept byte for byte with its sha256.", {
+        "id": "Identifier", "title_zh": "Title in Chinese", "title_en": "Title in English",
+        "publisher_zh": "Publisher in Chinese", "publisher_en": "Publisher in English",
+        "dateline_zh": "Dateline in Chinese", "dateline_en": "Dateline in English", "published": "Date of publication",
+        "language": "Language (BCP 47)", "sha256": "sha256 of the document's bytes", "licence": "Copyright of the document",
+        "initiative_count": "Initiatives whose first quote is from this source"}),
+}
+# (table, column) -> (table, column) it refers to, in the database and in the data package alike.
+FOREIGN_KEYS = {
+    "initiatives": [("source_id", "sources", "id"), ("kind", "kinds", "id"), ("theme", "themes", "id")],
+    "initiative_regions": [("initiative_id", "initiatives", "id"), ("region_code", "regions", "code")],
+    "metrics": [("initiative_id", "initiatives", "id")],
+    "evidence": [("initiative_id", "initiatives", "id"), ("source_id", "sources", "id")],
+    "regions": [("parent_code", "regions", "code"), ("province_code", "regions", "code")],
+    "region_aliases": [("successor_code", "regions", "code")],
+    "themes": [("source", "sources", "id")],
+}
+LABELS = {"initiatives": "name_en", "regions": "name_zh", "kinds": "name_en", "themes": "name_en", "sources": "title_en"}
+# Internal keys and indexes: in the database for the API's queries, not part of any download.
+INTERNAL = {"meta": "Build facts: version, schema version, the served descriptors",
+            "region_names": "Lookup keys (names, pinyin, codes) of each region, for the API's name resolution",
+            "initiative_area": "Each initiative under every region that contains one of its regions, for region filters"}
+CURATION_LICENCE = {"name": "CC-BY-4.0", "path": "https://creativecommons.org/licenses/by/4.0/",
+                    "title": "Creative Commons Attribution 4.0 (our curation: records, translations, summaries, "
+                             "vocabularies, gazetteer compilation)"}
+
+
+def resource_name(table: str) -> str:
+    return table.replace("_", "-")
+
+
+def download_name(table: str) -> str:
+    """The file /downloads/ serves a table as."""
+    return queries.download_file(table)
+
+
+def _field(table: str, column: str, sql_type: str, required: bool) -> dict:
+    f = {"name": column, "type": TYPES.get(sql_type.upper(), "string"), "description": TABLE_DOCS[table][2][column]}
+    constraints: dict = {}
+    if column in CODE_COLUMNS:
+        constraints["pattern"] = CODE_PATTERN
+    if column == "organisations":
+        f["type"] = "array"
+    if column in ("as_of", "published"):
+        f["type"] = "date"
+    if column == "date":
+        constraints["pattern"] = "^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$"
+    if column in ENUMS and table != "metrics" or (table == "metrics" and column in ("qualifier",)):
+        constraints["enum"] = ENUMS[column]
+    if required:
+        constraints["required"] = True
+    if constraints:
+        f["constraints"] = constraints
+    return f
+
+
+def served_datapackage(conn: sqlite3.Connection, ds: Dataset, version: str) -> dict:
+    """The descriptor /downloads/datapackage.json serves, made from the tables as written: every CSV /downloads/
+    serves with its real columns and types, keys between them, and the database file itself.
+
+    Paths are relative to the descriptor's own URL (the files sit next to it); created is the source-side
+    descriptor's, so the same inputs give the same bytes.
+    """
+    source_side = json.loads(ds.datapackage)
+    resources = []
+    for t in queries.PUBLIC_TABLES.values():
+        sql_types = {row[1]: row[2] for row in conn.execute(f'PRAGMA table_info("{t.table}")')}
+        notnull = {row[1] for row in conn.execute(f'PRAGMA table_info("{t.table}")') if row[3] or row[5]}
+        schema = {"fields": [_field(t.table, c, sql_types[c], c in t.primary_key or c in notnull) for c in t.columns],
+                  "primaryKey": list(t.primary_key), "missingValues": [""]}
+        fks = [{"fields": [col], "reference": {"resource": resource_name(other), "fields": [other_col]}}
+               for col, other, other_col in FOREIGN_KEYS.get(t.table, [])]
+        if fks:
+            schema["foreignKeys"] = fks
+        title, description, _ = TABLE_DOCS[t.table]
+        resources.append({
+            "name": resource_name(t.table), "type": "table", "path": download_name(t.table), "title": title,
+            "description": f"{description} Table {t.table} of socialwork.db.", "format": "csv",
+            "mediatype": "text/csv", "encoding": "utf-8", "dialect": {"header": True, "delimiter": ","}, "schema": schema})
+    resources.append({"name": "socialwork", "type": "file", "path": "socialwork.db", "format": "sqlite",
+                      "mediatype": "application/vnd.sqlite3", "title": "The whole dataset as one SQLite database",
+                      "description": "Every table above with its foreign keys declared, plus the API's internal keys "
+                                     "and indexes. metadata.json (next to it) labels it for Datasette."})
+    resources.append({"name": "datasette-metadata", "type": "file", "path": "metadata.json", "format": "json",
+                      "mediatype": "application/json", "title": "Datasette metadata for socialwork.db",
+                      "description": "datasette socialwork.db -m metadata.json shows the titles, labels and licence."})
+    source = ds.sources[0]
+    return {
+        "$schema": "https://datapackage.org/profiles/2.0/datapackage.json",
+        "name": source_side["name"], "title": source_side["title"],
+        "description": (f"{source_side['description']} This descriptor describes the files served next to it: "
+                        f"the database's tables as CSV (UTF-8, comma-separated, a header row; {LIST}; codes are text) "
+                        "and socialwork.db itself."),
+        "version": version, "created": source_side["created"], "keywords": source_side["keywords"],
+        "licenses": [CURATION_LICENCE],
+        "contributors": source_side["contributors"],
+        "sources": [{"title": f"{s['publisher_zh']} {s['publisher_en']}: {s['title_zh']} ({s['dateline_en']}, {s['published']})",
+                     "description": s["licence"]} for s in ds.sources]
+                   + [s for s in source_side["sources"] if s["path"].startswith("https://")],
+        "resources": resources,
+        "x-source-copyright": source["licence"],
+    }
+
+
+def datasette_metadata(ds: Dataset) -> dict:
+    """metadata.json for Datasette: title, licence, source, and each table's and column's description."""
+    source = ds.sources[0]
+    tables: dict = {}
+    for table, (title, description, columns) in TABLE_DOCS.items():
+        tables[table] = {"title": title, "description": description, "columns": columns}
+        if table in LABELS:
+            tables[table]["label_column"] = LABELS[table]
+    for table, description in INTERNAL.items():
+        tables[table] = {"description": description, "hidden": True}
+    for suffix in ("", "_config", "_data", "_docsize", "_idx"):
+        tables[f"initiatives_fts{suffix}"] = {"hidden": True}
+    return {
+        "title": "China social-work initiatives 2025 (中国社会工作举措 2025)",
+        "description": "Every initiative the Xinhua article of 2026-01-25 names, as bilingual records with regions, "
+                       "figures and verbatim quotes.",
+        "license": "CC BY 4.0 (our curation); the article © Xinhua News Agency",
+        "license_url": CURATION_LICENCE["path"],
+        "source": f"{source['publisher_zh']} {source['publisher_en']}: {source['title_zh']} ({source['published']})",
+        "databases": {"socialwork": {"tables": tables}},
+    }
+
+
 def write_database(ds: Dataset, path: Path, version: str) -> dict:
     """Write ds into a new SQLite file at path. Returns the counts."""
     db = sqlite_utils.Database(sqlite3.connect(path))
@@ -50,7 +237,10 @@ def write_database(ds: Dataset, path: Path, version: str) -> dict:
     parent = {r["code"]: r["parent_code"] for r in ds.regions}
     chain = {code: _chain(code, parent) for code in parent}  # each region up to its province, computed once
     initiatives = sorted(ds.initiatives, key=lambda r: r["id"])
+    # n: the record's position in id order, the API's internal join key (one version only); tables and
+    # downloads refer to a record by its stable id.
     number = {r["id"]: n for n, r in enumerate(initiatives, start=1)}
+    fk = {table: [(c, other, oc) for c, other, oc in keys] for table, keys in FOREIGN_KEYS.items()}
 
     area: dict[str, set[int]] = {}
     for r in initiatives:
@@ -63,8 +253,6 @@ def write_database(ds: Dataset, path: Path, version: str) -> dict:
         {"key": "schema_version", "value": str(SCHEMA_VERSION)},
         {"key": "built_from", "value": "data/"},
         {"key": "regions_as_of", "value": max(str(r["as_of"]) for r in ds.regions)},
-        # Served at /downloads/datapackage.json: part of the dataset version like everything else.
-        {"key": "datapackage", "value": ds.datapackage},
     ], pk="key")
     # Counts are facts of the build: computed once here, never by a request scanning the tables.
     per = {key: Counter(f(r) for r in initiatives) for key, f in
@@ -72,12 +260,13 @@ def write_database(ds: Dataset, path: Path, version: str) -> dict:
     db["sources"].insert_all(({**s, "published": str(s["published"]), "initiative_count": per["source"][s["id"]]}
                               for s in ds.sources), pk="id")
     db["kinds"].insert_all(({**k, "ord": i, "initiative_count": per["kind"][k["id"]]} for i, k in enumerate(ds.kinds)), pk="id")
-    db["themes"].insert_all(({**t, "initiative_count": per["theme"][t["id"]]} for t in ds.themes), pk="id")
+    db["themes"].insert_all(({**t, "initiative_count": per["theme"][t["id"]]} for t in ds.themes), pk="id",
+                            foreign_keys=fk["themes"])
 
     db["regions"].create({
         "code": str, "name_zh": str, "name_en": str, "level": str, "parent_code": str, "province_code": str,
         "depth": int, "lat": float, "lng": float, "coord_source": str, "as_of": str, "initiative_count": int,
-    }, pk="code")
+    }, pk="code", not_null={"name_zh", "level", "province_code"}, foreign_keys=fk["regions"])
     db["regions"].insert_all({
         "code": r["code"], "name_zh": r["name_zh"], "name_en": r["name_en"], "level": r["level"],
         "parent_code": r["parent_code"] or None, "province_code": chain[r["code"]][-1],
@@ -88,8 +277,9 @@ def write_database(ds: Dataset, path: Path, version: str) -> dict:
     } for r in ds.regions)
     db["regions"].create_index(["parent_code", "code"])
     db["regions"].create_index(["level", "code"])
-    db["region_aliases"].insert_all(({**a} for a in ds.aliases), pk="code")
-    db["region_names"].create({"key": str, "code": str, "exact": int}, pk=("key", "code"))
+    db["region_aliases"].insert_all(({**a} for a in ds.aliases), pk="code", foreign_keys=fk["region_aliases"])
+    db["region_names"].create({"key": str, "code": str, "exact": int}, pk=("key", "code"),
+                              foreign_keys=[("code", "regions", "code")])
     db["region_names"].insert_all({"key": k, "code": r["code"], "exact": int(exact)}
                                   for r in ds.regions for k, exact in lookup_keys(r).items())
 
@@ -98,7 +288,8 @@ def write_database(ds: Dataset, path: Path, version: str) -> dict:
         "scope": str, "year": int, "year_key": int, "year_basis": str, "date": str, "date_note_zh": str, "date_note_en": str,
         "place_zh": str, "place_en": str, "summary_zh": str, "summary_en": str, "organisations": str,
         "region_codes": str, "metric_count": int,
-    }, pk="n")
+    }, pk="n", not_null={"id", "source_id", "name_zh", "name_en", "kind", "theme", "scope", "year_basis"},
+        foreign_keys=fk["initiatives"])
     db["initiatives"].insert_all({
         "n": number[r["id"]], "id": r["id"], "source_id": r["evidence"][0]["source"],
         "name_zh": r["name_zh"], "name_en": r["name_en"], "kind": r["kind"], "theme": r["theme"],
@@ -107,7 +298,7 @@ def write_database(ds: Dataset, path: Path, version: str) -> dict:
         "place_zh": r.get("place_zh"), "place_en": r.get("place_en"),
         "summary_zh": r["summary_zh"], "summary_en": r["summary_en"],
         "organisations": json.dumps(r["organisations"], ensure_ascii=False),
-        "region_codes": ",".join(r["regions"]), "metric_count": len(r["metrics"]),
+        "region_codes": ";".join(r["regions"]) or None, "metric_count": len(r["metrics"]),
     } for r in initiatives)
     db["initiatives"].create_index(["id"], unique=True)
     # year_key is year with 0 for "unknown": sortable and indexable without NULL handling.
@@ -115,35 +306,49 @@ def write_database(ds: Dataset, path: Path, version: str) -> dict:
         db["initiatives"].create_index([col, "n"])
     db["initiatives"].enable_fts(["name_zh", "name_en", "summary_zh", "summary_en"], tokenize="trigram")
 
-    db["initiative_regions"].create({"initiative_n": int, "ord": int, "region_code": str},
-                                    pk=("initiative_n", "ord"))
-    db["initiative_regions"].insert_all({"initiative_n": number[r["id"]], "ord": i, "region_code": c}
+    internal = [("initiative_n", "initiatives", "n")]
+    db["initiative_regions"].create({"initiative_n": int, "ord": int, "initiative_id": str, "region_code": str},
+                                    pk=("initiative_n", "ord"), not_null={"initiative_id", "region_code"},
+                                    foreign_keys=internal + fk["initiative_regions"])
+    db["initiative_regions"].insert_all({"initiative_n": number[r["id"]], "ord": i, "initiative_id": r["id"], "region_code": c}
                                         for r in initiatives for i, c in enumerate(r["regions"]))
     # One row per (region or any region above it, initiative), with the initiative's year_key:
     # "everything inside 四川 in 2025, in id order" is one index range read in order.
     year_key = {number[r["id"]]: r["year"] or 0 for r in initiatives}
     db["initiative_area"].create({"ancestor_code": str, "year_key": int, "initiative_n": int},
-                                 pk=("ancestor_code", "year_key", "initiative_n"))
+                                 pk=("ancestor_code", "year_key", "initiative_n"),
+                                 foreign_keys=[("ancestor_code", "regions", "code")] + internal)
     db["initiative_area"].insert_all({"ancestor_code": code, "year_key": year_key[n], "initiative_n": n}
                                      for code, ns in sorted(area.items()) for n in sorted(ns))
     db["initiative_area"].create_index(["ancestor_code", "initiative_n"])
     db["initiative_area"].create_index(["initiative_n"])
 
-    db["metrics"].create({
-        "n": int, "initiative_n": int, "ord": int, "value": float, "unit": str, "unit_zh": str, "qualifier": str,
-        "year": int, "year_basis": str, "counts_zh": str, "counts_en": str, "figure_text": str,
-    }, pk="n")
-    db["metrics"].insert_all(({"initiative_n": number[r["id"]], "ord": i, **m}
+    # value is NUMERIC: SQLite keeps 25802000 an integer and 18.4 a real (REAL would make every count 25802000.0).
+    metrics_sql = db.create_table_sql("metrics", {
+        "n": int, "initiative_n": int, "initiative_id": str, "ord": int, "value": float, "unit": str, "unit_zh": str,
+        "qualifier": str, "year": int, "year_basis": str, "counts_zh": str, "counts_en": str, "figure_text": str,
+    }, pk="n", not_null={"initiative_id", "value", "unit", "qualifier", "figure_text"},
+        foreign_keys=internal + fk["metrics"])
+    typed = metrics_sql.replace('"value" REAL', '"value" NUMERIC')
+    assert typed != metrics_sql, metrics_sql
+    db.execute(typed)
+    db["metrics"].insert_all(({"initiative_n": number[r["id"]], "initiative_id": r["id"], "ord": i, **m}
                               for r in initiatives for i, m in enumerate(r["metrics"])))
     db["metrics"].create_index(["initiative_n", "ord"])
     db["metrics"].create_index(["year", "n"])
 
-    db["evidence"].create({"n": int, "initiative_n": int, "ord": int, "source_id": str, "quote": str,
-                           "start": int, "end": int}, pk="n")
-    db["evidence"].insert_all({"initiative_n": number[r["id"]], "ord": i, "source_id": e["source"],
+    db["evidence"].create({"n": int, "initiative_n": int, "initiative_id": str, "ord": int, "source_id": str, "quote": str,
+                           "start": int, "end": int}, pk="n", not_null={"initiative_id", "source_id", "quote", "start", "end"},
+                          foreign_keys=internal + fk["evidence"])
+    db["evidence"].insert_all({"initiative_n": number[r["id"]], "initiative_id": r["id"], "ord": i, "source_id": e["source"],
                                "quote": e["quote"], "start": e["start"], "end": e["end"]}
                               for r in initiatives for i, e in enumerate(r["evidence"]))
     db["evidence"].create_index(["initiative_n", "ord"])
+    # Served at /downloads/: part of the dataset version like everything else, made from the tables just written.
+    db["meta"].insert_all([
+        {"key": "datapackage", "value": json.dumps(served_datapackage(db.conn, ds, version), ensure_ascii=False, indent=2)},
+        {"key": "datasette_metadata", "value": json.dumps(datasette_metadata(ds), ensure_ascii=False, indent=2)},
+    ])
     db.conn.execute("PRAGMA analysis_limit = 1000")  # sampled statistics: enough for the planner, fast at 1M rows
     db.conn.execute("ANALYZE")
     db.conn.commit()

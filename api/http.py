@@ -63,15 +63,21 @@ def json_response(body, status=200, media="application/json", headers=None) -> R
     return resp
 
 
-def csv_response(columns: list[str], rows, filename: str) -> Response:
-    """Stream rows (iterables of dicts or sequences) as UTF-8 CSV with a header row."""
+def csv_response(columns: list[str], rows, filename: str, bom: bool = False) -> Response:
+    """Stream rows (dicts, sqlite3.Rows or sequences in column order) as UTF-8 CSV with a header row.
+
+    bom: start with U+FEFF, so Excel (a Chinese-locale Windows reads BOM-less UTF-8 as GBK) reads UTF-8.
+    """
 
     def generate():
         buf = io.StringIO()
+        if bom:
+            buf.write("\ufeff")
         writer = csv.writer(buf, lineterminator="\r\n")
         writer.writerow(columns)
         for i, row in enumerate(rows):
-            writer.writerow([_cell(row[c] if isinstance(row, dict) else row[j]) for j, c in enumerate(columns)])
+            by_name = hasattr(row, "keys")
+            writer.writerow([_cell(row[c] if by_name else row[j]) for j, c in enumerate(columns)])
             if i % 200 == 199:
                 yield buf.getvalue()
                 buf.seek(0)
@@ -112,6 +118,7 @@ def stream(chunks):
 
 
 def _cell(value):
+    """One CSV cell: empty for unknown, a list joined with ';' (the one convention of every CSV here), 25802000.0 as 25802000."""
     if value is None:
         return ""
     if isinstance(value, (list, tuple)):

@@ -17,7 +17,7 @@ from .conditional import strong_etag
 from .db import get_db, get_snapshot
 from .errors import Problem
 from .http import csv_response
-from .pagination import absolute, envelope
+from .pagination import envelope
 
 bp = Blueprint("pages", __name__)
 HERE = Path(__file__).resolve().parent
@@ -32,20 +32,27 @@ class Download:
 
 
 CSV = "text/csv; charset=utf-8; header=present"
-# The whitelist: nothing outside it is ever read, whatever the URL says.
+_TABLE_TITLES = {
+    "initiatives": ("举措（数据表）", "Initiatives, one row each: table initiatives of socialwork.db"),
+    "initiative_regions": ("举措与地区", "Which regions each initiative names, in order"),
+    "metrics": ("数据指标（数据表）", "Figures the article reports, typed with units: table metrics"),
+    "evidence": ("原文引语", "Verbatim quotes with offsets into the article"),
+    "regions": ("行政区划", "GB/T 2260 divisions with centroids"),
+    "region_aliases": ("旧行政区划代码", "Retired division codes and their successors"),
+    "kinds": ("举措类型", "Kinds of initiative"),
+    "themes": ("主题", "The article's themes"),
+    "sources": ("来源", "Source documents"),
+}
+# The whitelist: nothing outside it is ever read, whatever the URL says. Each table's file name is queries.PUBLIC_TABLES'.
 DOWNLOADS = {d.name: d for d in [
-    Download("initiatives.csv", CSV, "举措", "Initiatives, one row each (JSON columns kept as text)"),
-    Download("initiative_regions.csv", CSV, "举措与地区", "Which regions each initiative names, in order"),
-    Download("metrics.csv", CSV, "数据指标", "Figures the article reports, typed with units"),
-    Download("evidence.csv", CSV, "原文引语", "Verbatim quotes with offsets into the article"),
-    Download("regions.csv", CSV, "行政区划", "GB/T 2260 divisions with centroids"),
-    Download("region_aliases.csv", CSV, "旧行政区划代码", "Retired division codes and their successors"),
-    Download("kinds.csv", CSV, "举措类型", "Kinds of initiative"),
-    Download("themes.csv", CSV, "主题", "The article's themes"),
-    Download("sources.csv", CSV, "来源", "Source documents"),
+    *(Download(queries.download_file(t), CSV, *_TABLE_TITLES[t]) for t in queries.PUBLIC_TABLES),
     Download("socialwork.db", "application/vnd.sqlite3", "SQLite 数据库", "The whole dataset as one SQLite file"),
-    Download("datapackage.json", "application/json", "数据包描述", "Frictionless Data Package descriptor"),
+    Download("datapackage.json", "application/json", "数据包描述", "Frictionless Data Package descriptor of these files"),
+    Download("metadata.json", "application/json", "Datasette 元数据", "Datasette metadata: datasette socialwork.db -m metadata.json"),
 ]}
+TABLE_OF = {queries.download_file(t): t for t in queries.PUBLIC_TABLES}
+META_FILES = {"datapackage.json": "datapackage", "metadata.json": "datasette_metadata"}
+BOM = {"1": True, "true": True, "0": False, "false": False}
 
 EXAMPLES = [
     ("/api/v1/initiatives?region=江苏&year=2025", "江苏省 2025 年的举措", "Jiangsu's initiatives in 2025"),
@@ -141,32 +148,37 @@ def index():
 def downloads():
     """List the bulk downloads as JSON."""
     version = get_snapshot().version
-    data = [{"name": d.name, "url": absolute(f"/downloads/{d.name}"), "media_type": d.media_type,
+    data = [{"name": d.name, "url": f"/downloads/{d.name}", "media_type": d.media_type,
              "title_zh": d.title_zh, "title_en": d.title_en} for d in DOWNLOADS.values()]
-    links = {"self": absolute("/downloads/"), "home": absolute("/"), "api": absolute("/api/v1")}
-    resp = envelope(data, links, total=len(data), version=version)
+    resp = envelope(data, {"self": "/downloads/", "home": "/", "api": "/api/v1"}, total=len(data), version=version)
     resp.headers["ETag"] = strong_etag(version, "/downloads/")
     return resp
 
 
 @bp.get("/downloads/<name>")
 def download(name: str):
-    """Send one whitelisted file: a table as CSV, the SQLite database, or datapackage.json."""
+    """Send one whitelisted file: a table as CSV (?bom=1: with a UTF-8 byte order mark, for Excel), the SQLite
+    database, datapackage.json or Datasette's metadata.json."""
     item = DOWNLOADS.get(name)
     if item is None:
         raise Problem(404, "not-found", f"There is no download called {name[:100]!r}. GET /downloads/ lists them.")
     snap = get_snapshot()
-    if name == "datapackage.json":
-        # The copy the build took into the database, so it always matches the version served.
-        resp = Response(queries.meta(get_db())["datapackage"], mimetype="application/json")
+    bom = BOM.get(request.args.get("bom", "0").strip().lower())
+    if bom is None:
+        raise Problem(400, "invalid-parameter", "bom: must be one of 1, true, 0, false.",
+                      errors={"bom": ["must be one of 1, true, 0, false"]})
+    if name in META_FILES:
+        # The copies the build made from the tables it wrote, so they always match the version served.
+        resp = Response(queries.meta(get_db())[META_FILES[name]], mimetype="application/json")
     elif name == "socialwork.db":
         resp = database_file(snap)
     else:
-        columns, rows = queries.table_rows(get_db(), name.removesuffix(".csv"))
-        resp = csv_response(columns, rows, name)
+        columns, rows = queries.table_rows(get_db(), TABLE_OF[name])
+        resp = csv_response(columns, rows, name, bom=bom)
     resp.headers["Content-Type"] = item.media_type
     resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    resp.headers["ETag"] = strong_etag(snap.version, "/downloads/" + name)
+    bom_variant = bom and name in TABLE_OF
+    resp.headers["ETag"] = strong_etag(snap.version, "/downloads/" + name, *(["bom"] if bom_variant else []))
     resp.headers["Cache-Control"] = "public, max-age=300"
     return resp
 

@@ -468,7 +468,7 @@ def metric_source(f: Filter) -> Source:
 
 
 def list_metrics(conn, f: Filter, sort, limit, after=None, backwards=False, count=True) -> Page:
-    select = "m.*, i.id AS initiative_id, i.name_zh AS initiative_name_zh, i.name_en AS initiative_name_en, i.region_codes"
+    select = "m.*, i.name_zh AS initiative_name_zh, i.name_en AS initiative_name_en, i.region_codes"
     return run_page(conn, METRICS, select, metric_source(f), sort, limit, after, backwards, count)
 
 
@@ -526,15 +526,58 @@ def counts(conn) -> dict[str, int]:
     return json.loads(meta(conn)["counts"])
 
 
-TABLE_ORDER = {"initiatives": "rowid", "regions": "rowid", "region_aliases": "rowid", "metrics": "rowid",
-               "evidence": "rowid", "kinds": "rowid", "themes": "rowid", "sources": "rowid",
-               "initiative_regions": "initiative_n, ord"}
+@dataclass(frozen=True)
+class PublicTable:
+    """One CSV under /downloads/: which table it reads, its columns in order, its row order and primary key.
+
+    Internal join keys (n, initiative_n, year_key, depth, ord of the vocabularies) stay out: a row
+    refers to a record by its id. Where the API exports a CSV under the same file name (kinds, themes,
+    sources, regions), the columns are the API's, so one name is always one shape.
+    """
+
+    table: str
+    columns: tuple[str, ...]
+    order: str
+    primary_key: tuple[str, ...]
+    file: str = ""  # the name /downloads/ serves it under: <table>.csv unless an API export of that name differs
+
+    @property
+    def filename(self) -> str:
+        return self.file or f"{self.table}.csv"
+
+
+PUBLIC_TABLES = {t.table: t for t in [
+    PublicTable("initiatives", ("id", "source_id", "name_zh", "name_en", "kind", "theme", "scope", "year", "year_basis",
+                                "date", "date_note_zh", "date_note_en", "place_zh", "place_en", "summary_zh", "summary_en",
+                                "organisations", "region_codes", "metric_count"), "n", ("id",),
+                # /api/v1/initiatives?format=csv (initiatives.csv) joins in region names: another shape, another name
+                "initiatives-table.csv"),
+    PublicTable("initiative_regions", ("initiative_id", "ord", "region_code"), "initiative_n, ord", ("initiative_id", "ord")),
+    PublicTable("metrics", ("initiative_id", "ord", "value", "unit", "unit_zh", "qualifier", "year", "year_basis",
+                            "counts_zh", "counts_en", "figure_text"), "initiative_n, ord", ("initiative_id", "ord"),
+                "metrics-table.csv"),  # the API's metrics.csv joins in each initiative's names and regions
+    PublicTable("evidence", ("initiative_id", "ord", "source_id", "quote", "start", "end"), "initiative_n, ord",
+                ("initiative_id", "ord")),
+    PublicTable("regions", ("code", "name_zh", "name_en", "level", "parent_code", "province_code", "lat", "lng",
+                            "coord_source", "initiative_count", "as_of"), "code", ("code",)),
+    PublicTable("region_aliases", ("code", "successor_code", "name_zh", "retired", "note"), "code", ("code",)),
+    PublicTable("kinds", ("id", "name_zh", "name_en", "definition_zh", "definition_en", "initiative_count"), "ord", ("id",)),
+    PublicTable("themes", ("id", "order", "name_zh", "name_en", "source", "start", "end", "initiative_count"),
+                '"order"', ("id",)),
+    PublicTable("sources", ("id", "title_zh", "title_en", "publisher_zh", "publisher_en", "dateline_zh", "dateline_en",
+                            "published", "language", "sha256", "licence", "initiative_count"), "published DESC, id", ("id",)),
+]}
+
+
+def download_file(table: str) -> str:
+    return PUBLIC_TABLES[table].filename
 
 
 def table_rows(conn, table: str):
     """Every row of one public table, for bulk CSV downloads: (column names, a cursor). KeyError outside the whitelist."""
-    cur = conn.execute(f'SELECT * FROM "{table}" ORDER BY {TABLE_ORDER[table]}')
-    return [d[0] for d in cur.description], cur
+    t = PUBLIC_TABLES[table]
+    cur = conn.execute(f'SELECT {", ".join(chr(34) + c + chr(34) for c in t.columns)} FROM "{t.table}" ORDER BY {t.order}')
+    return list(t.columns), cur
 
 
 def loads_json(text: str | None):

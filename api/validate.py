@@ -369,6 +369,9 @@ def load_gazetteer(root: Path, problems: list[str]) -> tuple[list[dict], list[di
     return regions, aliases
 
 
+RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})")
+
+
 def load_datapackage(root: Path, problems: list[str]) -> str:
     """data/datapackage.json as text (served as it is): a JSON object with a list of resources, and each
     CSV resource's schema naming the columns of its file's header, in order."""
@@ -381,6 +384,10 @@ def load_datapackage(root: Path, problems: list[str]) -> str:
     if not isinstance(resources, list):
         problems.append("data/datapackage.json: resources: must be a list")
         return text
+    created = json.loads(text).get("created")
+    if not (isinstance(created, str) and RFC3339.fullmatch(created)):
+        # Data Package v2: an RFC 3339 datetime. The served descriptor copies it, so two builds stay identical.
+        problems.append(f"data/datapackage.json: created: {created!r} is not an RFC 3339 datetime (e.g. 2026-11-29T00:00:00Z)")
     for res in resources:
         if isinstance(res, dict) and res.get("format") == "csv":
             _check_csv_resource(root, res, problems)

@@ -195,12 +195,12 @@ def test_a_download_link_delivers_the_file(server, watched):
     page = watched.page
     page.goto(server + "/", wait_until="networkidle")
     with page.expect_download() as info:
-        page.locator('a[href="/downloads/initiatives.csv"]').click()
+        page.locator('a[href="/downloads/initiatives-table.csv"]').click()
     download = info.value
-    assert download.suggested_filename == "initiatives.csv"
+    assert download.suggested_filename == "initiatives-table.csv"
     text = Path(download.path()).read_text(encoding="utf-8")
     header, *rows = list(csv.reader(io.StringIO(text)))
-    assert header[:5] == ["n", "id", "source_id", "name_zh", "name_en"]
+    assert header[:4] == ["id", "source_id", "name_zh", "name_en"]
     assert len(rows) == page.request.get(server + "/api/v1").json()["counts"]["initiatives"]
     assert watched.errors == []
     assert watched.foreign_requests() == []

@@ -110,6 +110,8 @@ BROKEN = [
     ("csv schema off the header", _csv_fields("region-aliases", ALIASES[:2] + ALIASES[3:]),
      "data/datapackage.json: region-aliases: schema.fields: code, successor_code, retired, note are not the columns of "
      "region_aliases.csv (code, successor_code, name_zh, retired, note)", PACKAGE),
+    ("created a date only", lambda p: p.update(created="2026-11-29"),
+     "data/datapackage.json: created: '2026-11-29' is not an RFC 3339 datetime (e.g. 2026-11-29T00:00:00Z)", PACKAGE),
 ]
 
 
@@ -169,6 +171,24 @@ def test_two_builds_give_the_same_version_and_content(tmp_path):
     assert _dump(tmp_path / "a.db") == _dump(tmp_path / "b.db")
     conn = sqlite3.connect(tmp_path / "a.db")
     assert conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()[0] == a["version"]
+
+
+def test_two_builds_give_byte_identical_descriptors(tmp_path):
+    """The served datapackage.json and metadata.json depend on the inputs only: created comes from data/, not the clock."""
+    build(ROOT, tmp_path / "a.db")
+    build(ROOT, tmp_path / "b.db")
+    keys = "SELECT key, value FROM meta WHERE key IN ('datapackage', 'datasette_metadata') ORDER BY key"
+    a, b = (sqlite3.connect(tmp_path / f).execute(keys).fetchall() for f in ("a.db", "b.db"))
+    assert a == b and len(a) == 2
+    package = json.loads(a[0][1])
+    assert package["created"] == json.loads((ROOT / "data" / "datapackage.json").read_text(encoding="utf-8"))["created"]
+
+
+def test_counts_are_integers_in_the_file(built_db):
+    conn = sqlite3.connect(built_db)
+    types = dict(conn.execute("SELECT figure_text, typeof(value) FROM metrics").fetchall())
+    assert types["2580.2万件"] == "integer" and types["18.4%"] == "real"
+    assert conn.execute("SELECT count(*) FROM metrics WHERE initiative_id IS NULL").fetchone()[0] == 0
 
 
 def test_a_data_change_changes_the_version(project, tmp_path):

@@ -179,8 +179,8 @@ def test_the_stylesheet_and_icon_are_served_locally(landing, client):
 
 # --- conditional requests -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("url", ["/", "/downloads/", "/downloads/initiatives.csv", "/downloads/socialwork.db",
-                                 "/downloads/datapackage.json"])
+@pytest.mark.parametrize("url", ["/", "/downloads/", "/downloads/initiatives-table.csv", "/downloads/regions.csv?bom=1",
+                                 "/downloads/socialwork.db", "/downloads/datapackage.json", "/downloads/metadata.json"])
 def test_etag_and_304(client, url):
     first = fetch(client, url)
     etag = first.headers["ETag"]
@@ -194,16 +194,17 @@ def test_etag_and_304(client, url):
 
 
 def test_etags_differ_between_files(client):
-    tags = {n: fetch(client, f"/downloads/{n}").headers["ETag"] for n in ("initiatives.csv", "kinds.csv", "socialwork.db")}
-    assert len(set(tags.values())) == 3, tags
+    names = ("initiatives-table.csv", "kinds.csv", "kinds.csv?bom=1", "socialwork.db", "datapackage.json", "metadata.json")
+    tags = {n: fetch(client, f"/downloads/{n}").headers["ETag"] for n in names}
+    assert len(set(tags.values())) == len(names), tags
 
 
 # --- bulk downloads -----------------------------------------------------------------------------
 
 CSV_TABLES = [
     # (file, a column its header must have, how many rows follow the header)
-    ("initiatives.csv", "id", 36),
-    ("metrics.csv", "value", 9),
+    ("initiatives-table.csv", "id", 36),
+    ("metrics-table.csv", "value", 9),
     ("evidence.csv", "quote", 47),
     ("regions.csv", "code", 3211),
     ("sources.csv", "publisher_zh", 1),
@@ -236,7 +237,7 @@ def test_each_csv_download_has_the_rows_the_api_and_data_count(client):
     initiatives = client.get("/api/v1/initiatives?limit=200").get_json()["data"]
     aliases = (ROOT / "data" / "region_aliases.csv").read_text(encoding="utf-8")
     expected = {
-        "initiatives.csv": counts["initiatives"], "metrics.csv": counts["metrics"], "evidence.csv": counts["quotes"],
+        "initiatives-table.csv": counts["initiatives"], "metrics-table.csv": counts["metrics"], "evidence.csv": counts["quotes"],
         "regions.csv": counts["regions"], "sources.csv": counts["sources"],
         "kinds.csv": client.get("/api/v1/kinds").get_json()["meta"]["total"],
         "themes.csv": client.get("/api/v1/themes").get_json()["meta"]["total"],
@@ -266,11 +267,20 @@ def test_the_database_file_answers_byte_ranges(client, built_db):
     assert (resp.status_code, resp.get_data()) == (206, b"SQLite format 3\x00")
 
 
-def test_datapackage_json(client):
-    resp = fetch(client, "/downloads/datapackage.json")
+@pytest.mark.parametrize("name, key", [("datapackage.json", "datapackage"), ("metadata.json", "datasette_metadata")])
+def test_the_descriptors_are_the_builds_copies(client, built_db, name, key):
+    """Made by the build from the tables it wrote (tests/test_datapackage.py runs frictionless and Datasette on them)."""
+    resp = fetch(client, f"/downloads/{name}")
     assert (resp.status_code, resp.mimetype) == (200, "application/json")
-    assert resp.headers["Content-Disposition"] == 'attachment; filename="datapackage.json"'
-    assert resp.get_json() == json.loads((ROOT / "data" / "datapackage.json").read_text(encoding="utf-8"))
+    assert resp.headers["Content-Disposition"] == f'attachment; filename="{name}"'
+    with sqlite3.connect(built_db) as conn:
+        assert resp.get_data(as_text=True) == conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
+
+
+def test_a_table_download_refers_to_records_by_id_and_keeps_internal_keys_out(client):
+    header = _csv_rows(client, "metrics-table.csv")[0]
+    assert header[:3] == ["initiative_id", "ord", "value"]
+    assert not {"n", "initiative_n", "year_key"} & {c for name, _, _ in CSV_TABLES for c in _csv_rows(client, name)[0]}
 
 
 @pytest.mark.parametrize("url", ["/downloads/", "/downloads"])
@@ -278,7 +288,8 @@ def test_the_download_list(client, url):
     resp = fetch(client, url)
     assert (resp.status_code, resp.mimetype) == (200, "application/json")
     listed = resp.get_json()["data"]
-    assert sorted(d["name"] for d in listed) == sorted([t[0] for t in CSV_TABLES] + ["socialwork.db", "datapackage.json"])
+    assert sorted(d["name"] for d in listed) == sorted([t[0] for t in CSV_TABLES] + ["socialwork.db", "datapackage.json",
+                                                                                   "metadata.json"])
     for d in listed:
         file = fetch(client, d["url"], "HEAD")
         assert file.status_code == 200, d
