@@ -17,7 +17,7 @@ from .conditional import strong_etag
 from .db import get_db, get_snapshot
 from .errors import Problem
 from .http import csv_response
-from .pagination import envelope
+from .pagination import absolute, envelope
 
 bp = Blueprint("pages", __name__)
 HERE = Path(__file__).resolve().parent
@@ -148,9 +148,10 @@ def index():
 def downloads():
     """List the bulk downloads as JSON."""
     version = get_snapshot().version
-    data = [{"name": d.name, "url": f"/downloads/{d.name}", "media_type": d.media_type,
+    data = [{"name": d.name, "url": absolute(f"/downloads/{d.name}"), "media_type": d.media_type,
              "title_zh": d.title_zh, "title_en": d.title_en} for d in DOWNLOADS.values()]
-    resp = envelope(data, {"self": "/downloads/", "home": "/", "api": "/api/v1"}, total=len(data), version=version)
+    links = {"self": absolute("/downloads/"), "home": absolute("/"), "api": absolute("/api/v1")}
+    resp = envelope(data, links, total=len(data), version=version)
     resp.headers["ETag"] = strong_etag(version, "/downloads/")
     return resp
 

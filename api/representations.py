@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from . import queries
+from .pagination import absolute
 
 API = "/api/v1"
 
@@ -12,7 +13,7 @@ def number(value):
 
 
 def region_url(code: str) -> str:
-    return f"{API}/regions/{code}"
+    return absolute(f"{API}/regions/{code}")
 
 
 def region_brief(row) -> dict:
@@ -27,7 +28,7 @@ def centroid(row) -> dict | None:
 def region_full(row) -> dict:
     return {**region_brief(row), "parent_code": row["parent_code"], "province_code": row["province_code"],
             "centroid": centroid(row), "initiative_count": row["initiative_count"], "as_of": row["as_of"],
-            "initiatives_url": f"{API}/initiatives?region={row['code']}"}
+            "initiatives_url": absolute(f"{API}/initiatives?region={row['code']}")}
 
 
 def region_detail(row, chain: list, children: list, alias=None) -> dict:
@@ -55,7 +56,7 @@ def initiative_brief(row, regions: list, terms: list[str] | None = None) -> dict
         "regions": [region_brief(r) for r in regions], "place": _place(row),
         "summary_zh": row["summary_zh"], "summary_en": row["summary_en"],
         "organisations": queries.loads_json(row["organisations"]), "metric_count": row["metric_count"],
-        "source": row["source_id"], "url": f"{API}/initiatives/{row['id']}",
+        "source": row["source_id"], "url": absolute(f"{API}/initiatives/{row['id']}"),
     }
     if terms:
         out["match"] = matched_fields(row, terms)
@@ -89,7 +90,7 @@ def metric(row, initiative_id: str | None = None, regions: list | None = None) -
     if initiative_id is not None:
         out = {"initiative_id": initiative_id, "initiative_name_zh": row["initiative_name_zh"],
                "initiative_name_en": row["initiative_name_en"], **out, "regions": regions or [],
-               "initiative_url": f"{API}/initiatives/{initiative_id}"}
+               "initiative_url": absolute(f"{API}/initiatives/{initiative_id}")}
     return out
 
 
@@ -97,7 +98,7 @@ def evidence(row) -> dict:
     return {"quote": row["quote"], "start": row["start"], "end": row["end"],
             "source": {"id": row["source_id"], "title_zh": row["title_zh"], "title_en": row["title_en"],
                        "publisher_zh": row["publisher_zh"], "publisher_en": row["publisher_en"],
-                       "published": row["published"], "url": f"{API}/sources"}}
+                       "published": row["published"], "url": absolute(f"{API}/sources")}}
 
 
 def initiative_full(row, regions_with_chains: list, metrics: list, evidence_rows: list) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 SICHUAN = "%E5%9B%9B%E5%B7%9D"  # 四川, percent-encoded as a browser sends it
+BASE = "http://localhost"  # the test client's scheme and Host: every link is absolute
 
 # (url as sent, the body's links.self, the Link header's rel="self")
 SELF_LINKS = [
@@ -24,14 +25,14 @@ SELF_LINKS = [
 def test_every_list_links_to_itself_in_one_form(client, url, expected):
     resp = client.get(url)
     assert resp.status_code == 200
-    assert resp.get_json()["links"]["self"] == expected
-    assert f'<{expected}>; rel="self"' in resp.headers["Link"].split(", ")
+    assert resp.get_json()["links"]["self"] == BASE + expected
+    assert f'<{BASE}{expected}>; rel="self"' in resp.headers["Link"].split(", ")
 
 
 def test_facets_link_to_the_same_selection_of_initiatives(client):
     links = client.get("/api/v1/facets?region=四川&year=2025").get_json()["links"]
-    assert links == {"self": f"/api/v1/facets?region={SICHUAN}&year=2025",
-                     "initiatives": f"/api/v1/initiatives?region={SICHUAN}&year=2025"}
+    assert links == {"self": f"{BASE}/api/v1/facets?region={SICHUAN}&year=2025",
+                     "initiatives": f"{BASE}/api/v1/initiatives?region={SICHUAN}&year=2025"}
 
 
 # (url, meta without the regions resolution)
