@@ -133,13 +133,15 @@ COMMON_HEADERS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Hea
 PREFLIGHT_HEADERS = {"Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
                      "Access-Control-Allow-Headers": "Accept, If-None-Match, Content-Type",
                      "Access-Control-Max-Age": "86400"}
-# Pages run no inline code; Swagger UI (flasgger's page) starts itself from an inline script and styles.
+# Pages run no inline code. Neither does Swagger UI (api/docs.py): swagger-init.js starts it.
 PAGE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
             "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-SWAGGER_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-               "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
-               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-SWAGGER_PATHS = ("/apidocs", "/oauth2-redirect.html")
+# Swagger UI 5: its stylesheet draws icons as data: SVGs (img-src data:); Try it out fetches from this
+# origin only (connect-src 'self', which also stops a contract being loaded from elsewhere). Its
+# inline styles are set through the DOM (React style props), which style-src does not govern.
+SWAGGER_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+               "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+SWAGGER_PATHS = ("/apidocs",)
 PAGE_HEADERS = {"X-Frame-Options": "DENY"}
 
 

@@ -5,11 +5,13 @@ Screenshots go to test-artifacts/screenshots/.
 """
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import json
 import os
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
 
@@ -24,7 +26,8 @@ LOCAL_HOSTS = {"127.0.0.1"}
 EXTERNAL_LINKS = {"https://creativecommons.org/licenses/by/4.0/"}  # shown, never requested
 UI_TIMEOUT = 15_000  # ms
 # A parameter's own input in Swagger UI's Try it out (not its "Examples" chooser).
-VALUE_FIELD = "xpath=./td[contains(@class, 'parameters-col_description')]/*[self::input or self::select or self::textarea]"
+VALUE_FIELD = ("xpath=./td[contains(@class, 'parameters-col_description')]//*[self::input or self::select or self::textarea]"
+               "[not(ancestor::*[contains(@class, 'examples-select')])]")
 
 
 @pytest.fixture(scope="module")
@@ -93,31 +96,150 @@ def screenshot(page, name: str) -> Path:
 
 # --- Swagger UI ---------------------------------------------------------------------------------
 
-def test_swagger_ui_loads_the_contract_and_runs_a_query(server, watched):
-    page = watched.page
-    resp = page.goto(server + "/apidocs/", wait_until="networkidle")
-    assert resp.status == 200, resp.text()[:300]
-    op = page.locator(".opblock.opblock-get", has=page.locator('.opblock-summary-path[data-path="/api/v1/initiatives"]'))
-    op.first.wait_for()
-    assert any(u == server + "/openapi.json" for u in watched.requests), watched.requests
+SWAGGER_UI_VERSION = "5.35.0"  # package.json
+# A page's Content-Security-Policy violations, recorded where the page can be asked for them.
+CSP_WATCH = """document.addEventListener('securitypolicyviolation', e =>
+    (window.cspViolations = window.cspViolations || []).push(e.violatedDirective + ' ' + e.blockedURI))"""
+# The operations whose answer is a list (or, for facets, counts) in `data`: each must show some.
+LIST_OPERATIONS = {"listInitiatives", "listRegions", "listMetrics", "listProblemTypes", "listKinds", "listThemes",
+                   "listSources", "listDownloads", "getFacets"}
 
-    op = op.first
+
+def open_swagger_ui(watched, url: str):
+    page = watched.page
+    page.add_init_script(CSP_WATCH)
+    resp = page.goto(url, wait_until="networkidle")
+    assert resp.status == 200, resp.text()[:300]
+    page.locator(".opblock.opblock-get").first.wait_for()
+    return page
+
+
+def contract_operations(page, server) -> dict[str, dict]:
+    """Every GET operation of the contract, by path, as the server serves it, its parameters' $refs resolved."""
+    spec = page.request.get(server + "/openapi.json").json()
+
+    def resolve(obj):
+        while "$ref" in obj:
+            obj = spec["components"]["parameters"][obj["$ref"].rsplit("/", 1)[-1]]
+        return obj
+    return {path: {**item["get"], "parameters": [resolve(p) for p in item["get"].get("parameters", [])]}
+            for path, item in spec["paths"].items() if "get" in item}
+
+
+def operation_block(page, path: str):
+    return page.locator(".opblock.opblock-get", has=page.locator(f'.opblock-summary-path[data-path="{path}"]')).first
+
+
+def execute(op) -> tuple[str, str, str]:
+    """Try it out and Execute with the form as offered: the status shown, the request URL and the body shown.
+
+    Where the form offers a value its examples do not hold, the status is "[Modified value]".
+    """
     op.locator(".opblock-summary").click()
     op.locator("button.try-out__btn").click()
-    # Try it out starts from the contract's examples (a search, a cursor, an If-None-Match...): clear them and
-    # fill ours. A multiple choice cannot be emptied (Swagger UI then sends kind=, a 400), so every value is
-    # chosen, which filters nothing.
+    op.locator("button.execute").wait_for()
+    if op.locator("select.examples-select-element").evaluate_all("ss => ss.some(s => s.value === '__MODIFIED__VALUE__')"):
+        return "[Modified value]", "", ""
+    op.locator("button.execute").click()
+    status = op.locator(".live-responses-table .response .response-col_status").first
+    status.wait_for()
+    body = op.locator("xpath=.//h5[normalize-space()='Response body']/..//pre")
+    return status.inner_text().strip(), op.locator(".request-url pre").inner_text(), \
+        body.first.inner_text() if body.count() else ""
+
+
+def test_swagger_ui_is_the_pinned_version_and_runs_no_inline_code(server, watched):
+    page = open_swagger_ui(watched, server + "/apidocs/")
+    assert page.evaluate("window.versions.swaggerUI.version") == SWAGGER_UI_VERSION
+    scripts = page.eval_on_selector_all("script", "ss => ss.map(s => [s.getAttribute('src'), s.textContent.trim()])")
+    assert [s for s in scripts if not s[0] or s[1]] == [], "an inline script"
+    assert {s for s, _ in scripts} == {"/apidocs/static/swagger-ui-bundle.js", "/apidocs/static/swagger-init.js"}
+    bundle = page.request.get(server + "/apidocs/static/swagger-ui-bundle.js").text()
+    assert f'PACKAGE_VERSION:"{SWAGGER_UI_VERSION}"' in bundle
+    assert page.evaluate("window.cspViolations || []") == []
+    assert watched.errors == []
+    assert watched.foreign_requests() == []
+
+
+def test_every_operation_answers_in_swagger_ui_as_offered(server, watched):
+    """Expand, Try it out, Execute, for every GET operation, touching no field: each answers 200, each list has data."""
+    page = open_swagger_ui(watched, server + "/apidocs/")
+    operations = contract_operations(page, server)
+    shown = page.eval_on_selector_all(".opblock.opblock-get .opblock-summary-path", "ps => ps.map(p => p.dataset.path)")
+    assert sorted(shown) == sorted(operations)
+    counts = page.request.get(server + "/api/v1").json()["counts"]
+    walked, failed, bodies = [], [], {}
+    for path, op in operations.items():
+        block = operation_block(page, path)
+        status, request_url, body = execute(block)
+        walked.append((path, status))
+        # The form as offered sends no filter: a query parameter is sent only with its schema's default.
+        defaults = {p["name"] for p in op.get("parameters", []) if p.get("in") == "query" and "default" in p.get("schema", {})}
+        sent = {k for k, _ in parse_qsl(urlsplit(request_url).query, keep_blank_values=True)}
+        if status != "200" or status not in op["responses"] or not sent <= defaults:
+            failed.append((path, status, request_url, body[:200]))
+        elif op["operationId"] in LIST_OPERATIONS:
+            bodies[op["operationId"]] = answer = json.loads(body)
+            data = answer["data"]
+            if not data or (isinstance(data, dict) and not all(data.values())):
+                failed.append((path, "empty data", request_url, body[:200]))
+        block.locator(".opblock-summary").click()  # collapse: the page stays light
+    assert failed == []
+    assert len(walked) == len(operations) >= 17, walked
+    assert sorted(bodies) == sorted(LIST_OPERATIONS)
+    # No filter: every record counted (the first page shown), and facets over the whole dataset.
+    for operation, what in (("listInitiatives", "initiatives"), ("listMetrics", "metrics"), ("listRegions", "regions")):
+        assert bodies[operation]["meta"]["total"] == counts[what], operation
+        assert len(bodies[operation]["data"]) == min(counts[what], bodies[operation]["meta"]["limit"]), operation
+    assert sum(k["count"] for k in bodies["getFacets"]["data"]["kind"]) == counts["initiatives"]
+    assert page.evaluate("window.cspViolations || []") == []
+    assert watched.errors == []
+    assert watched.foreign_requests() == []
+
+
+HOSTILE_CONTRACT = {"openapi": "3.0.3", "info": {"title": "Hostile contract", "version": "6.6.6"},
+                    "paths": {"/steal": {"get": {"summary": "Hostile operation", "responses": {"200": {"description": "x"}}}}}}
+
+
+@pytest.mark.parametrize("query", ["url={evil}/openapi.json", "url={data}", "configUrl={evil}/config.json",
+                                   "config={evil}/config.json"])
+def test_swagger_ui_ignores_configuration_in_its_address(server, watched, query):
+    """?url=, ?configUrl= and ?config= name another contract (on this origin, so only Swagger UI's setting can refuse it)."""
+    page = watched.page
+    evil = server + "/evil"
+    served = []
+
+    def hostile(route):
+        served.append(route.request.url)
+        body = {"url": evil + "/openapi.json"} if route.request.url.endswith("/config.json") else HOSTILE_CONTRACT
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    page.route(evil + "/**", hostile)
+    data = "data:application/json;base64," + base64.b64encode(json.dumps(HOSTILE_CONTRACT).encode()).decode()
+    page = open_swagger_ui(watched, server + "/apidocs/?" + query.format(evil=quote(evil, safe=""), data=quote(data, safe="")))
+    title = page.locator(".info .title").inner_text()
+    assert "China social-work initiatives API" in title and "Hostile" not in title
+    assert operation_block(page, "/api/v1/initiatives").is_visible()
+    assert page.locator("text=Hostile operation").count() == 0
+    assert served == [] and [u for u in watched.requests if "/evil" in u or u.startswith("data:")] == []
+    assert watched.errors == []
+
+
+def test_swagger_ui_loads_the_contract_and_runs_a_query(server, watched):
+    page = open_swagger_ui(watched, server + "/apidocs/")
+    assert any(u == server + "/openapi.json" for u in watched.requests), watched.requests
+
+    op = operation_block(page, "/api/v1/initiatives")
+    op.locator(".opblock-summary").click()
+    op.locator("button.try-out__btn").click()
+    # Try it out offers no filter (only the defaults of sort and limit): fill ours.
     wanted = {"region": "江苏", "year": "2025"}
-    for row in op.locator("tr[data-param-name]").all():
-        name = row.get_attribute("data-param-name")
-        field = row.locator(VALUE_FIELD)
-        if field.evaluate("e => e.tagName") != "SELECT":
-            field.fill(wanted.get(name, ""))
-        elif field.evaluate("e => e.multiple"):
-            field.select_option([v for v in field.evaluate("e => [...e.options].map(o => o.value)") if v])
-        else:
-            field.select_option(wanted.get(name, ""))
-    assert set(wanted) <= {r.get_attribute("data-param-name") for r in op.locator("tr[data-param-name]").all()}
+    for name, value in wanted.items():
+        row = op.locator(f'tr[data-param-name="{name}"]')
+        add = row.locator("button.json-schema-form-item-add")
+        if add.count():  # a list parameter is an array (region=…&region=…): give it one item
+            add.click()
+        row.locator(VALUE_FIELD).first.fill(value)
     op.locator("button.execute").click()
     body = op.locator(".responses-wrapper .live-responses-table .response-col_description pre").first
     body.wait_for()
@@ -131,6 +253,7 @@ def test_swagger_ui_loads_the_contract_and_runs_a_query(server, watched):
     assert [part for part in ("/api/v1/initiatives?", "year=2025") if part not in request_url] == [], request_url
 
     screenshot(page, "swagger.png")
+    assert page.evaluate("window.cspViolations || []") == []
     assert watched.errors == []
     assert watched.foreign_requests() == []
 

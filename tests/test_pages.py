@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import sqlite3
 import time
@@ -14,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from api import create_app
+from api import create_app, docs
 
 ROOT = Path(__file__).resolve().parent.parent
 EXTERNAL_LINKS = {"https://creativecommons.org/licenses/by/4.0/"}  # the licence; nothing else leaves the site
@@ -160,12 +161,38 @@ def test_every_link_on_the_landing_page_answers(landing, client):
     assert checked >= 30  # nav, examples, every bar, every download
 
 
-def test_swagger_ui_gets_a_policy_that_lets_it_run(client):
+def test_swagger_ui_gets_a_policy_that_lets_it_run_and_no_inline_code(client):
     resp = fetch(client, "/apidocs/")
     assert (resp.status_code, resp.mimetype) == (200, "text/html")
     csp = resp.headers["Content-Security-Policy"]
-    wanted = ("script-src 'self' 'unsafe-inline'", "connect-src 'self'", "img-src 'self' data:")
-    assert [d for d in wanted if d not in csp] == [], csp
+    wanted = ("script-src 'self';", "style-src 'self';", "connect-src 'self'", "img-src 'self' data:")
+    assert [d for d in wanted if d not in csp] == [] and "unsafe" not in csp, csp
+    html = resp.get_data(as_text=True)
+    assert "<style" not in html and " style=" not in html
+    assert re.findall(r"<script[^>]*>", html) == ['<script src="/apidocs/static/swagger-ui-bundle.js" charset="utf-8">',
+                                                  '<script src="/apidocs/static/swagger-init.js" charset="utf-8">']
+
+
+@pytest.mark.parametrize("name", ["swagger-ui-bundle.js", "swagger-ui.css", "index.css", "favicon-32x32.png",
+                                  "favicon-16x16.png", "swagger-init.js"])
+def test_swagger_ui_files_are_served_from_the_whitelist(client, name):
+    resp = fetch(client, "/apidocs/static/" + name)
+    assert resp.status_code == 200 and resp.content_length > 0, name
+
+
+@pytest.mark.parametrize("path", ["/apidocs/static/package.json", "/apidocs/static/index.html",
+                                  "/apidocs/static/swagger-initializer.js", "/apidocs/static/swagger-ui-bundle.js.map",
+                                  "/apidocs/static/lib/jquery.min.js", "/apidocs/static/oauth2-redirect.html",
+                                  "/oauth2-redirect.html"])
+def test_nothing_else_of_swagger_ui_is_served(client, path):
+    resp = fetch(client, path)
+    assert (resp.status_code, resp.mimetype) == (404, "application/problem+json"), path
+
+
+def test_the_swagger_ui_served_is_the_pinned_one(client):
+    assert docs.installed_swagger_ui_version() == docs.SWAGGER_UI_VERSION
+    bundle = fetch(client, "/apidocs/static/swagger-ui-bundle.js").get_data(as_text=True)
+    assert f'PACKAGE_VERSION:"{docs.SWAGGER_UI_VERSION}"' in bundle
 
 
 def test_the_stylesheet_and_icon_are_served_locally(landing, client):
