@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from flask import Response, json
+from flask import Blueprint, Response, json
 
 from . import pagination, queries
 from .db import get_db
@@ -30,15 +30,32 @@ class ListResource:
     features: Callable[[object, list], Iterable[dict]] | None = None  # (conn, a batch) -> GeoJSON features
 
 
+# The whole-result exports as their own addresses (/api/v1/initiatives.csv): one media type per
+# operation, which is what generated clients can read; ?format= on the list stays for people.
+exports = Blueprint("exports", __name__)
+EXPORT_ONLY_ARGS = ("format", "limit", "cursor")  # an export is the whole result in one format
+
+
 def add_route(bp, resource: ListResource, summary: str) -> None:
-    """Register GET <blueprint prefix> as the list view of resource: parse, negotiate, serve."""
+    """Register the list view of resource at the blueprint's prefix, and its exports at <prefix>.<format>."""
 
-    @representation(resource.args, *resource.formats)
-    def view(args, fmt):
-        return serve(resource, args, fmt)
+    def register(target, rule, endpoint, args, formats, doc):
+        @representation(args, *formats)
+        def view(args, fmt):
+            return serve(resource, args, fmt)
 
-    view.__doc__ = summary
-    bp.add_url_rule("", f"list_{resource.name}", view, methods=["GET"])
+        view.__doc__ = doc
+        target.add_url_rule(rule, endpoint, view, methods=["GET"])
+
+    register(bp, "", f"list_{resource.name}", resource.args, resource.formats, summary)
+    for fmt in resource.formats[1:]:
+        register(exports, f"{bp.url_prefix}.{fmt}", f"export_{resource.name}_{fmt}",
+                 export_args(resource), (fmt,), f"{summary.rstrip('.')}: the whole result as {fmt}.")
+
+
+def export_args(resource: ListResource):
+    """The arguments of a resource's exports: its filters and sort, without format and paging."""
+    return type(resource.args)(only=[f for f in resource.args.fields if f not in EXPORT_ONLY_ARGS])
 
 
 def sort_text(sort) -> str:

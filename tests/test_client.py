@@ -1,6 +1,6 @@
 """A generated client works the first time: openapi-python-client (pinned in pyproject.toml) builds one from
 openapi.yaml, and with it, against the real server, a user pages through a query, reads a 400 as a Problem,
-gets a CSV as text and downloads the SQLite file intact.
+gets a query's CSV and GeoJSON from their export operations, a download as text, and the SQLite file intact.
 
 Generated once per session into a temporary folder with `--meta none` (a bare package, imported from that
 folder: nothing is installed, nothing fetched), with the repository's openapi-python-client.yaml.
@@ -128,15 +128,24 @@ def test_a_csv_download_as_text(client):
     assert len(rows) == 16
 
 
-def test_a_querys_csv_through_the_clients_own_http_client(client):
-    """openapi-python-client reads each status by its first media type (JSON here), so `format_=csv` on a
-    list operation is not decoded; the CSV of a query comes as text through the client's httpx client."""
-    response = client.get_httpx_client().get("/api/v1/initiatives", params={"region": "江苏", "year": "2025", "format": "csv"})
-    assert (response.status_code, response.headers["content-type"].split(";")[0]) == (200, "text/csv")
-    assert [row["id"] for row in csv.DictReader(io.StringIO(response.text))] == [
+def test_a_querys_csv_from_its_export_operation(client):
+    """Each list's whole result has its own operation with one media type (/api/v1/initiatives.csv), which the
+    generated client reads as text; `format_=csv` on the JSON list would be decoded as JSON."""
+    from socialwork_generated_client.api.initiatives import export_initiatives_csv
+
+    text = export_initiatives_csv.sync(client=client, region=["江苏"], year="2025")
+    assert [row["id"] for row in csv.DictReader(io.StringIO(text))] == [
         "jiangsu-party-led-residential-compound-governance",
         "lianyungang-hailian-community-new-employment-services",
         "nantong-textile-association-industry-platform"]
+
+
+def test_a_querys_geojson_from_its_export_operation(client):
+    from socialwork_generated_client.api.initiatives import export_initiatives_geo_json
+    from socialwork_generated_client.models import KindId
+
+    collection = export_initiatives_geo_json.sync(client=client, kind=[KindId.HOTLINE]).to_dict()
+    assert [(f["id"], f["geometry"]["type"]) for f in collection["features"]] == [("beijing-12345-hotline", "Point")]
 
 
 def test_the_sqlite_download_is_intact(client, built_db, tmp_path):

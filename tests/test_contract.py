@@ -177,9 +177,11 @@ def _query_params(operation_id: str) -> dict:
 
 
 def _args_schemas():
-    from api import schemas
+    from api import initiatives, listing, metrics, regions, schemas
 
-    return {
+    exports = {"exportInitiativesCsv": initiatives.INITIATIVES, "exportInitiativesGeoJson": initiatives.INITIATIVES,
+               "exportRegionsCsv": regions.REGIONS, "exportMetricsCsv": metrics.METRICS}
+    return {**{op: listing.export_args(resource) for op, resource in exports.items()},
         "getDataset": schemas.RootArgs(), "listInitiatives": schemas.InitiativeListArgs(),
         "getInitiative": schemas.RecordArgs(), "listRegions": schemas.RegionListArgs(),
         "getRegion": schemas.RecordArgs(), "listMetrics": schemas.MetricListArgs(),

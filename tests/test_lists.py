@@ -95,3 +95,33 @@ def test_a_region_search_with_nothing_to_search_for_is_a_400_naming_q(client, q)
 def test_the_csv_of_metrics_lists_region_codes_like_every_csv(client):
     rows = client.get("/api/v1/metrics?region=四川&format=csv&sort=-value").get_data(as_text=True).splitlines()
     assert [r.rsplit(",", 1)[-1] for r in rows] == ["region_codes", "510116", "510116", "510116"]
+
+
+# (the export's own address, the list's format= that gives the same bytes)
+EXPORTS = [
+    ("/api/v1/initiatives.csv?region=四川&sort=-year", "/api/v1/initiatives?region=四川&sort=-year&format=csv"),
+    ("/api/v1/initiatives.geojson?kind=hotline", "/api/v1/initiatives?kind=hotline&format=geojson"),
+    ("/api/v1/metrics.csv?region=北京", "/api/v1/metrics?region=北京&format=csv"),
+    ("/api/v1/regions.csv?level=province", "/api/v1/regions?level=province&format=csv"),
+]
+
+
+@pytest.mark.parametrize("export, listed", EXPORTS)
+def test_each_export_has_its_own_address_with_the_same_bytes(client, export, listed):
+    a, b = client.get(export), client.get(listed)
+    assert (a.status_code, a.mimetype, a.get_data()) == (200, b.mimetype, b.get_data())
+    assert a.headers.get("Content-Disposition") == b.headers.get("Content-Disposition")
+
+
+@pytest.mark.parametrize("url, param", [("/api/v1/initiatives.csv?format=json", "format"),
+                                        ("/api/v1/metrics.csv?limit=5", "limit"),
+                                        ("/api/v1/regions.csv?cursor=abc", "cursor")])
+def test_an_export_takes_no_format_or_paging(client, url, param):
+    resp = client.get(url)
+    assert (resp.status_code, resp.get_json()["type"].rsplit("/", 1)[1], list(resp.get_json()["errors"])) == (
+        400, "unknown-parameter", [param])
+
+
+def test_an_export_offers_its_one_media_type(client):
+    resp = client.get("/api/v1/initiatives.csv", headers={"Accept": "application/json"})
+    assert (resp.status_code, resp.get_json()["errors"]) == (406, {"Accept": ["allowed: text/csv"]})
