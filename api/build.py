@@ -131,11 +131,6 @@ def resource_name(table: str) -> str:
     return table.replace("_", "-")
 
 
-def download_name(table: str) -> str:
-    """The file /downloads/ serves a table as."""
-    return queries.download_file(table)
-
-
 def _field(table: str, column: str, sql_type: str, required: bool) -> dict:
     f = {"name": column, "type": TYPES.get(sql_type.upper(), "string"), "description": TABLE_DOCS[table][2][column]}
     constraints: dict = {}
@@ -166,8 +161,9 @@ def served_datapackage(conn: sqlite3.Connection, ds: Dataset, version: str) -> d
     source_side = json.loads(ds.datapackage)
     resources = []
     for t in queries.PUBLIC_TABLES.values():
-        sql_types = {row[1]: row[2] for row in conn.execute(f'PRAGMA table_info("{t.table}")')}
-        notnull = {row[1] for row in conn.execute(f'PRAGMA table_info("{t.table}")') if row[3] or row[5]}
+        info = conn.execute(f'PRAGMA table_info("{t.table}")').fetchall()  # (cid, name, type, notnull, default, pk)
+        sql_types = {row[1]: row[2] for row in info}
+        notnull = {row[1] for row in info if row[3] or row[5]}
         schema = {"fields": [_field(t.table, c, sql_types[c], c in t.primary_key or c in notnull) for c in t.columns],
                   "primaryKey": list(t.primary_key), "missingValues": [""]}
         fks = [{"fields": [col], "reference": {"resource": resource_name(other), "fields": [other_col]}}
@@ -176,7 +172,7 @@ def served_datapackage(conn: sqlite3.Connection, ds: Dataset, version: str) -> d
             schema["foreignKeys"] = fks
         title, description, _ = TABLE_DOCS[t.table]
         resources.append({
-            "name": resource_name(t.table), "type": "table", "path": download_name(t.table), "title": title,
+            "name": resource_name(t.table), "type": "table", "path": t.filename, "title": title,
             "description": f"{description} Table {t.table} of socialwork.db.", "format": "csv",
             "mediatype": "text/csv", "encoding": "utf-8", "dialect": {"header": True, "delimiter": ","}, "schema": schema})
     resources.append({"name": "socialwork", "type": "file", "path": "socialwork.db", "format": "sqlite",

@@ -41,7 +41,7 @@ def matches(if_none_match: str, etag: str) -> bool:
     """RFC 9110 If-None-Match against the ETag of a representation that exists: weak comparison, * matches."""
     for tag in if_none_match.split(","):
         tag = tag.strip()
-        if tag == "*" or tag == etag or tag.removeprefix("W/") == etag:
+        if tag == "*" or tag.removeprefix("W/") == etag:
             return True
     return False
 

@@ -133,15 +133,12 @@ COMMON_HEADERS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Hea
 PREFLIGHT_HEADERS = {"Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
                      "Access-Control-Allow-Headers": "Accept, If-None-Match, Content-Type",
                      "Access-Control-Max-Age": "86400"}
-# Pages run no inline code. Neither does Swagger UI (api/docs.py): swagger-init.js starts it.
-PAGE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
-            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-# Swagger UI 5: its stylesheet draws icons as data: SVGs (img-src data:); Try it out fetches from this
-# origin only (connect-src 'self', which also stops a contract being loaded from elsewhere). Its
-# inline styles are set through the DOM (React style props), which style-src does not govern.
-SWAGGER_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-               "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-SWAGGER_PATHS = ("/apidocs",)
+# Every HTML page, Swagger UI's included, runs no inline code (swagger-init.js starts Swagger UI 5,
+# api/docs.py). img-src data: is for the icons Swagger UI's stylesheet draws as data: SVGs;
+# connect-src 'self' (what default-src gives, said outright) keeps Try it out, and any contract it
+# loads, on this origin. Swagger UI sets its inline styles through the DOM, which style-src does not govern.
+PAGE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
+            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 PAGE_HEADERS = {"X-Frame-Options": "DENY"}
 
 
@@ -149,7 +146,7 @@ def response_headers(resp: Response) -> Response:
     """The one after_request hook: every header no view sets itself, each set once, whatever else is registered.
 
     CORS and nosniff on everything; caching on successful reads; Vary: Accept where the format is
-    negotiated; a Content-Security-Policy on HTML pages (Swagger UI's allows the inline code it is made of).
+    negotiated; one Content-Security-Policy on every HTML page, Swagger UI's included.
     """
     h, req = resp.headers, request._get_current_object()
     wanted = dict(COMMON_HEADERS)
@@ -158,7 +155,7 @@ def response_headers(resp: Response) -> Response:
     if resp.status_code == 200 and req.method in ("GET", "HEAD"):
         wanted["Cache-Control"] = "public, max-age=300"
     if resp.mimetype == "text/html":
-        wanted["Content-Security-Policy"] = SWAGGER_CSP if req.path.startswith(SWAGGER_PATHS) else PAGE_CSP
+        wanted["Content-Security-Policy"] = PAGE_CSP
         wanted.update(PAGE_HEADERS)
     present = {k.lower() for k, _ in h}  # one pass over the headers, then one extend: this runs on every response
     h.extend([(name, value) for name, value in wanted.items() if name.lower() not in present])

@@ -569,10 +569,6 @@ PUBLIC_TABLES = {t.table: t for t in [
 ]}
 
 
-def download_file(table: str) -> str:
-    return PUBLIC_TABLES[table].filename
-
-
 def table_rows(conn, table: str):
     """Every row of one public table, for bulk CSV downloads: (column names, a cursor). KeyError outside the whitelist."""
     t = PUBLIC_TABLES[table]

@@ -16,7 +16,7 @@ import sqlite_utils
 from api import pages, queries
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLE_FILES = [queries.download_file(t) for t in queries.PUBLIC_TABLES]
+TABLE_FILES = [t.filename for t in queries.PUBLIC_TABLES.values()]
 
 
 def _report(source) -> frictionless.Report:
