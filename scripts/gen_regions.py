@@ -65,6 +65,11 @@ NAME_EN = {
     "神农架林区": "Shennongjia Forestry District",
     "六枝特区": "Liuzhi Special District",
     "梅里斯达斡尔族区": "Meilisi Daur District",  # an ordinary district named after the Daur
+    # ordinary districts named after the Hui (not autonomous areas, so split_ethnic does not see
+    # them; plain pinyin ran 回族 into the place name: "Guanchenghuizu District")
+    "管城回族区": "Guancheng Hui District",
+    "顺河回族区": "Shunhe Hui District",
+    "瀍河回族区": "Chanhe Hui District",
     # Inner Mongolia banners: conventional English names
     "土默特左旗": "Tumed Left Banner",
     "土默特右旗": "Tumed Right Banner",
@@ -145,6 +150,9 @@ BASE_EN = {
     "蚌山": "Bengshan",
     "漯河": "Luohe",
     "筠连": "Junlian",
+    "宕昌": "Tanchang",  # 宕 tàn here (pypinyin knows only dàng, so its heteronym check misses it)
+    "六合": "Luhe",  # 六 lù in this name, as in 六安 Lu'an (pypinyin: liù)
+    "红寺堡": "Hongsibu",  # 堡 bǔ "walled village", as in 吴堡 Wubu (pypinyin: bǎo)
     # customary names of non-Han origin (prefecture level and their namesake counties/cities)
     "哈尔滨": "Harbin",  # plain pinyin would be Ha'erbin
     "齐齐哈尔": "Qiqihar",
@@ -294,6 +302,10 @@ REQUIRED_EN = {
     "510116": "Shuangliu District", "440200": "Shaoguan", "220100": "Changchun", "420100": "Wuhan",
     "330700": "Jinhua", "620000": "Gansu", "530000": "Yunnan", "350000": "Fujian",
     "210000": "Liaoning", "330000": "Zhejiang",
+    # multi-reading characters (see PLACE_HETERONYMS and the review list printed by main)
+    "621223": "Tanchang County", "320116": "Luhe District", "640303": "Hongsibu District",
+    "410104": "Guancheng Hui District", "340300": "Bengbu", "130225": "Laoting County",
+    "330382": "Yueqing City", "371524": "Dong'e County", "140428": "Zhangzi County",
 }
 
 
@@ -367,8 +379,24 @@ def english_name(name: str, level: int) -> str:
     return analyse(name, level)[0]
 
 
+# Characters with a place-name reading that pypinyin's dictionary does not list at all, so that
+# heteronym=True shows them with one reading: the review list treats them as multi-reading too.
+PLACE_HETERONYMS = {
+    "宕": ["dang", "tan"],  # 宕昌 Tanchang
+}
+
+
+def readings(ch: str) -> list[str]:
+    """Every toneless reading pypinyin knows for ch (plus PLACE_HETERONYMS), most common first."""
+    out = pinyin(ch, style=Style.NORMAL, heteronym=True, v_to_u=True)[0]
+    for extra in PLACE_HETERONYMS.get(ch, []):
+        if extra not in out:
+            out.append(extra)
+    return list(dict.fromkeys(out))
+
+
 def is_heteronym(ch: str) -> bool:
-    return len(pinyin(ch, style=Style.NORMAL, heteronym=True)[0]) > 1
+    return len(readings(ch)) > 1
 
 
 def load_coordinates() -> tuple[dict[str, tuple[str, str, str]], str]:
@@ -500,10 +528,15 @@ def main() -> int:
     level_num = {v: k for k, v in LEVELS.items()}
     for r in rows:
         _, romanised = analyse(r["name_zh"], level_num[r["level"]])
-        chars = "".join(sorted({c for c in romanised if is_heteronym(c)}))
+        chars = sorted({c for c in romanised if is_heteronym(c)})
         if chars:
+            # each character with the readings pypinyin knows; the one that was used comes first
+            syllables = lazy_pinyin(r["name_zh"], style=Style.NORMAL, v_to_u=True)
+            start = r["name_zh"].index(romanised)
+            used = {c: PLACE_READING.get(c, syllables[start + romanised.index(c)]) for c in chars}
+            notes = " ".join(f"{c} {used[c]}/" + "/".join(x for x in readings(c) if x != used[c]) for c in chars)
             fixed = any(c in PLACE_READING for c in chars)
-            line = f"{r['code']} {r['name_zh']} -> {r['name_en']} [{chars}]"
+            line = f"{r['code']} {r['name_zh']} -> {r['name_en']} [{notes}]"
             flagged.append(line + (" (PLACE_READING)" if fixed else ""))
     print(f"{len(flagged)} names whose pinyin part has a pypinyin heteronym character (review list;"
           " names taken whole from NAME_EN/BASE_EN are not listed):")
