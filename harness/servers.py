@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -166,3 +168,68 @@ def start_gunicorn(db: Path, port: int, log: Path, workers: int = CORES, env: di
     full_env = {**os.environ, "SOCIALWORK_DB": str(db), **(env or {})}
     full_env.pop("WEB_CONCURRENCY", None)  # --workers decides
     return Server(name, gunicorn_command(port, workers, app, extra), port, log, full_env)
+
+
+# ---------------------------------------------------------------------------------------------- nginx
+
+NGINX_TEMPLATE = ROOT / "deploy" / "nginx.conf"
+
+
+def nginx_binary(install: bool = True) -> str:
+    """Debian's nginx: its path, installed with apt-get when it is missing and install is set and we are root."""
+    path = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    if path:
+        return path
+    if not install or os.geteuid() != 0:
+        raise SystemExit("nginx is missing: run `sudo apt-get install -y nginx` (Debian's package) and retry")
+    print("nginx is missing: apt-get install -y nginx", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "install", "-y", "-q", "nginx"], check=True, env=env, timeout=600)
+    return shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def render_nginx_conf(values: dict, template: Path = NGINX_TEMPLATE) -> str:
+    """deploy/nginx.conf with its ${SW_...} placeholders filled from values (every one must be given).
+
+    Not running as root, the `user` line goes (nginx can only switch users as root)."""
+    text = template.read_text()
+    for key, value in values.items():
+        text = text.replace("${" + key + "}", str(value))
+    left = sorted(set(re.findall(r"\$\{SW_[A-Z0-9_]+\}", text)))
+    if left:
+        raise SystemExit(f"unfilled placeholders in {template}: {left}")
+    if os.geteuid() != 0:
+        text = re.sub(r"(?m)^user .*;\n", "", text)
+    return text
+
+
+def nginx_values(prefix: Path, port: int, upstreams: list[int], rate: str = "50r/s", burst: str = "100") -> dict:
+    """The placeholders of deploy/nginx.conf for a run on 127.0.0.1: prefix for pid, logs, temp files and cache."""
+    user = "www-data" if os.geteuid() == 0 else os.environ.get("USER", "nobody")
+    a, b = (upstreams * 2)[:2]
+    return {"SW_PREFIX": str(prefix), "SW_USER": user, "SW_LISTEN": f"{LOOPBACK}:{port}",
+            "SW_UPSTREAM_1": f"{LOOPBACK}:{a}", "SW_UPSTREAM_2": f"{LOOPBACK}:{b}", "SW_RATE": rate, "SW_BURST": burst}
+
+
+class Nginx(Server):
+    """nginx in the foreground as a child (-p PREFIX -c PREFIX/nginx.conf -g 'daemon off;'), stopped with QUIT."""
+
+    def stop(self, timeout: float = 10, sig: int = signal.SIGQUIT) -> int | None:
+        return stop(self.proc, timeout, sig)
+
+
+def start_nginx(conf: str, prefix: Path, port: int, name: str = "nginx", binary: str | None = None) -> Nginx:
+    """Write conf to prefix/nginx.conf, check it with `nginx -t`, and start nginx on it (listening on port).
+
+    prefix must exist; it gets tmp/ and, with the cache tier, cache/. When we are root the workers run as
+    www-data, so prefix is made world-readable and -traversable."""
+    binary = binary or nginx_binary()
+    prefix.mkdir(parents=True, exist_ok=True)
+    os.chmod(prefix, 0o755)
+    (prefix / "tmp").mkdir(exist_ok=True)
+    (prefix / "nginx.conf").write_text(conf)
+    cmd = [binary, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"]
+    test = subprocess.run(cmd + ["-t"], capture_output=True, text=True, timeout=30)
+    if test.returncode != 0:
+        raise RuntimeError(f"nginx -t failed for {prefix / 'nginx.conf'}:\n{test.stderr}")
+    return Nginx(name, cmd, port, prefix / "nginx.stderr")
