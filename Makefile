@@ -10,7 +10,7 @@ NODE_STAMP := node_modules/.installed
 
 export SOCIALWORK_DB := $(abspath $(DB))
 
-.PHONY: run test build install clean load rebuild-under-load failover slow-query fuzz-deep bench
+.PHONY: run test build install clean load rebuild-under-load failover slow-query fuzz-deep cache-check bench bench-cache
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -57,9 +57,16 @@ slow-query: $(DB)
 fuzz-deep: $(DB)
 	$(BIN)/python ops/fuzz_deep.py
 
+# The cache tier (deploy/nginx.conf): builds its own database from a copy of data/, so only the venv is needed.
+cache-check: $(STAMP)
+	$(BIN)/python ops/cache_check.py
+
 # Performance (docs/PERFORMANCE.md).
 bench: $(DB)
 	$(BIN)/python bench/run.py --db $(DB)
+
+bench-cache: $(DB)
+	$(BIN)/python bench/cache.py --db $(DB)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache node_modules
