@@ -1,6 +1,6 @@
 """The cache tier's benchmark: the hot list through nginx's cache (deploy/nginx.conf) against nginx serving a static file of the same bytes.
 
-    .venv/bin/python bench/cache.py [--db var/socialwork.db] [--seconds 3] [--rounds 5] [--connections 16]
+    .venv/bin/python bench/cache.py [--db var/socialwork.db] [--seconds 2] [--rounds 7] [--connections 16]
                                     [--load auto|wrk|python] [--out bench/out/cache]
 
 Starts on 127.0.0.1 two API instances (gunicorn, one worker each) and one nginx: deploy/nginx.conf as it is
@@ -9,8 +9,8 @@ its own on another port that serves the hot list's body as a file (`root`, the s
 process, the same workers and the same access log serve both, so the static file is the machine's HTTP
 limit for this body and the ratio is the cost of the cache tier: the version subrequest, the key, the
 cache lookup, the stored headers. For scale it also drives one instance directly (gunicorn, one sync
-worker, what bench/run.py calls the API). Rounds alternate cache, static file and instance, so drift hits
-them alike; each ratio is taken per round, then the median. Writes results.json and results.md to --out.
+worker, what bench/run.py calls the API). Each round runs cache and static file back to back (in turn
+first) and then the instance, so drift hits them alike; each ratio is taken per round, then the median. Writes results.json and results.md to --out.
 Exits 2 when the cache answered anything but 200 HITs. Target: cache/static >= 0.5 (printed, not an exit code).
 """
 from __future__ import annotations
@@ -91,8 +91,8 @@ def summarise(runs: list[dict]) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--db", type=Path, default=Path(os.environ.get("SOCIALWORK_DB", REPO / "var" / "socialwork.db")))
-    p.add_argument("--seconds", type=float, default=3.0)
-    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--seconds", type=float, default=2.0)
+    p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--connections", type=int, default=16)
     p.add_argument("--load", choices=["auto", "wrk", "python"], default="auto")
     p.add_argument("--out", type=Path, default=BENCH / "out" / "cache")
@@ -172,7 +172,10 @@ def main(argv=None) -> int:
         print(f"ready ({time.monotonic() - t_begin:.0f} s): body {len(body):,} bytes, {tool}, {a.connections} connections",
               file=sys.stderr, flush=True)
         for rnd in range(a.rounds):
-            for name, (port, path) in targets.items():
+            # cache and static file side by side, in turn first, so a drift in the round hits both alike
+            order = ["cache", "static", "instance"] if rnd % 2 == 0 else ["static", "cache", "instance"]
+            for name in order:
+                port, path = targets[name]
                 if time.monotonic() - t_begin + a.seconds > a.budget:
                     problems.append(f"time budget of {a.budget:.0f} s reached: round {rnd + 1} {name} and later skipped")
                     raise StopIteration
