@@ -40,12 +40,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
 
-    from . import catalog, db, docs, errors, http, initiatives, listing, metrics, pages, regions
+    from . import catalog, db, discovery, docs, errors, http, initiatives, listing, metrics, pages, regions
 
     db.init_app(app)
     for module in (errors, catalog, initiatives, regions, metrics, pages, docs):
         app.register_blueprint(module.bp)
     app.register_blueprint(listing.exports)  # the lists' .csv and .geojson exports, declared by the modules above
+    app.register_blueprint(pages.site)  # the HTML pages, whose errors are pages too
+    app.register_blueprint(discovery.bp)
     docs.init_app(app)
     app.after_request(http.response_headers)  # the only header hook: see its docstring
     app.cli.add_command(build_command)

@@ -5,7 +5,7 @@ import csv
 import functools
 import io
 
-from flask import Response, current_app, json, request
+from flask import Response, abort, current_app, json, redirect, request
 
 from .conditional import representation_etag
 from .db import get_snapshot
@@ -13,6 +13,9 @@ from .errors import Problem
 from .schemas import parse
 
 MEDIA = {"json": "application/json", "csv": "text/csv", "geojson": "application/geo+json"}
+# endpoint -> its page for people, from the view's path values (api/pages.py registers them). A client that
+# accepts HTML and none of the route's own media types is sent there (303) instead of getting a 406.
+HTML_ALTERNATES: dict = {}
 
 
 def negotiate(formats: tuple[str, ...], requested: str | None, req=None) -> str:
@@ -25,6 +28,9 @@ def negotiate(formats: tuple[str, ...], requested: str | None, req=None) -> str:
     offered = [MEDIA[f] for f in formats] + (["application/vnd.geo+json"] if "geojson" in formats else [])
     best = req.accept_mimetypes.best_match(offered + ["application/problem+json"])
     if best is None:
+        page = HTML_ALTERNATES.get(req.endpoint)
+        if page is not None and req.accept_mimetypes["text/html"] > 0:
+            abort(redirect(page(req.view_args), 303))
         raise Problem(406, "not-acceptable",
                       f"Accept: this resource is available as {', '.join(offered)}; use format= or one of those media types.",
                       errors={"Accept": [f"allowed: {', '.join(offered)}"]})

@@ -578,3 +578,23 @@ def table_rows(conn, table: str):
 
 def loads_json(text: str | None):
     return json.loads(text) if text else []
+
+
+# ---------------------------------------------------------------- pages (api/pages.py, api/discovery.py)
+
+def evidence_in_source(conn, source_id: str):
+    """Every quote from one source in document order, with the record that quotes it (several records may quote one span)."""
+    return conn.execute(
+        "SELECT e.start, e.\"end\", e.ord, e.quote, i.id AS initiative_id, i.name_zh, i.name_en FROM evidence e "
+        "JOIN initiatives i ON i.n = e.initiative_n WHERE e.source_id = :source ORDER BY e.start, e.\"end\", i.n, e.ord",
+        {"source": source_id}).fetchall()
+
+
+def provinces(conn):
+    """The provincial-level divisions with how many initiatives are in each (the build's count), in code order."""
+    return conn.execute("SELECT code, name_zh, name_en, initiative_count FROM regions WHERE parent_code IS NULL "
+                        "ORDER BY code").fetchall()
+
+
+def initiative_ids(conn) -> list[str]:
+    return [row[0] for row in conn.execute("SELECT id FROM initiatives ORDER BY n")]

@@ -36,6 +36,16 @@ NOT_IN_SPEC = {
     "/apidocs/index.html": "Swagger UI page, served by flasgger",
     "/apidocs/static/<path:filename>": "Swagger UI assets, served by flasgger",
     "/oauth2-redirect.html": "Swagger UI OAuth helper, served by flasgger",
+    # The pages for people and the documents for crawlers and catalogues (api/pages.py, api/discovery.py;
+    # tests/test_html.py): HTML and text, not the API, and an error on them is a page, not problem+json.
+    "/initiatives": "the browsable list, a page",
+    "/initiatives/<string:initiative_id>": "a record's page",
+    "/sources/<string:source_id>": "the annotated source, a page",
+    "/sources/<string:source_id>.txt": "the source's text as published",
+    "/map": "the map, a page",
+    "/catalog.ttl": "the DCAT catalogue (Turtle)",
+    "/robots.txt": "robots.txt",
+    "/sitemap.xml": "the sitemap",
 }
 
 # The real responses quoted in components/examples: (name, summary, request, extra request headers).
