@@ -39,6 +39,7 @@ sys.path[:0] = [str(REPO), str(BENCH)]
 import cases as casemod  # noqa: E402
 import load  # noqa: E402
 from harness import servers  # noqa: E402
+from servers import code_state  # noqa: E402 - bench/servers.py
 
 TARGET = 0.5  # cache / static file (issue 13)
 STATIC_NAME = "hot.json"
@@ -122,7 +123,7 @@ def main(argv=None) -> int:
     meta = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "command": " ".join(shlex.quote(x) for x in [".venv/bin/python", "bench/cache.py", *sys.argv[1:]]),
             "db": str(db), "db_version": db_version, "load": tool, "connections": a.connections, "seconds": a.seconds,
-            "rounds": a.rounds, "cores": os.cpu_count(),
+            "rounds": a.rounds, "cores": os.cpu_count(), "code": code_state(),
             "nginx": subprocess.run([nginx_bin, "-v"], capture_output=True, text=True).stderr.strip(),
             "loadavg_before": [round(x, 2) for x in os.getloadavg()]}
     try:
@@ -236,6 +237,7 @@ def main(argv=None) -> int:
     (a.out / "results.md").write_text(
         f"# Cache tier benchmark\n\n- date: {meta['date']}\n- command: `{meta['command']}`\n- {meta['nginx']}, "
         f"{meta['cores']} cores, load {tool} with {a.connections} connections, {a.rounds} rounds x {a.seconds} s\n"
+        f"- code: commit {meta['code']['commit'] or 'unknown'}\n"
         f"- database: {db} (version {db_version}); URL {hot}\n- load average before/after: {meta['loadavg_before']} / "
         f"{meta['loadavg_after']}\n\n{table}\n\n{verdict}\n")
     print()
