@@ -15,8 +15,10 @@ import sqlite_utils
 from . import queries
 from .names import lookup_keys
 from .validate import Dataset, load_dataset
+from .vocabulary import (CHANGES, LEVELS, MEASURES, METRIC_YEAR_BASES, OUTSIDE_FACTS, QUALIFIERS, SCOPES, YEAR_BASES,
+                         YEAR_BASIS_UNKNOWN)
 
-SCHEMA_VERSION = 3  # bump when the table layout changes, so the dataset version changes with it
+SCHEMA_VERSION = 4  # bump when the table layout changes, so the dataset version changes with it
 
 def dataset_version(ds: Dataset) -> str:
     """A content hash of everything the database is made from: the input files and the table layout."""
@@ -33,8 +35,11 @@ def _chain(code: str, parent: dict[str, str]) -> list[str]:
 def dataset_counts(ds: Dataset, initiatives: list[dict]) -> dict[str, int]:
     return {
         "initiatives": len(initiatives),
+        "events": sum(1 for r in initiatives if r["kind"] == "event"),
+        "people": len({p["name_zh"] for r in initiatives for p in r["people"]}),
         "metrics": sum(len(r["metrics"]) for r in initiatives),
         "quotes": sum(len(r["evidence"]) for r in initiatives),
+        "outside_facts": sum(len(r["outside_facts"]) for r in initiatives),
         "regions_with_initiatives": len({c for r in initiatives for c in r["regions"]}),
         "regions": len(ds.regions),
         "sources": len(ds.sources),
@@ -45,8 +50,8 @@ LIST = "several values are joined with ';' (no spaces), as in every CSV of this 
 CODE_PATTERN = "^[0-9]{6}$"
 CODE_COLUMNS = {"code", "parent_code", "province_code", "region_code", "successor_code", "ancestor_code"}
 TYPES = {"TEXT": "string", "INTEGER": "integer", "REAL": "number", "FLOAT": "number", "NUMERIC": "number"}
-ENUMS = {"level": ["province", "prefecture", "county"], "scope": ["national", "local"],
-         "year_basis": ["stated", "reported", "unknown"], "qualifier": ["exact", "more than", "about"]}
+ENUMS = {"level": list(LEVELS), "scope": list(SCOPES), "year_basis": [*YEAR_BASES, YEAR_BASIS_UNKNOWN],
+         "qualifier": list(QUALIFIERS), "measure": list(MEASURES), "fact": list(OUTSIDE_FACTS), "change": list(CHANGES)}
 
 # What each public table and column means: the descriptor's descriptions and Datasette's column labels.
 TABLE_DOCS: dict[str, tuple[str, str, dict[str, str]]] = {
@@ -57,14 +62,33 @@ TABLE_DOCS: dict[str, tuple[str, str, dict[str, str]]] = {
         "kind": "Kind of initiative (kinds.id)", "theme": "The article section it appears under (themes.id)",
         "scope": "national or local",
         "year": "Year of the initiative; empty when the article cannot date it",
-        "year_basis": "How the year is known: stated (the article gives it), reported (reported for 2025), unknown",
+        "year_basis": "How the year is known: stated (the article gives it), reported (reported for 2025), "
+                      "cited (an outside source gives it: see outside_facts), unknown",
         "date": "Date as precise as the article gives it: YYYY, YYYY-MM or YYYY-MM-DD",
         "date_note_zh": "Note on the date, Chinese", "date_note_en": "Note on the date, English",
         "place_zh": "Place in Chinese, for what codes cannot express", "place_en": "Place in English",
         "summary_zh": "Summary in Chinese, written from the article", "summary_en": "Summary in English",
         "organisations": "Organisations involved, a JSON array of {name_zh, name_en}",
         "region_codes": f"GB/T 2260 codes of its regions, in the record's order; {LIST}",
+        "regions_complete": "false when the article says 等地 (and other places): the regions are examples, not every place",
+        "former_ids": f"Ids this record had in earlier releases; each still resolves to it; {LIST}",
         "metric_count": "Number of figures (metrics rows) the record has"}),
+    "people": ("People", "Every person the article names, with their roles as the article gives them.", {
+        "initiative_id": "The initiative (initiatives.id)", "ord": "Position in the record's list of people, from 0",
+        "name_zh": "Name as the article writes it", "name_en": "Name in English (pinyin, family name first)",
+        "roles_zh": f"Roles as the article gives them, verbatim; {LIST}", "roles_en": f"The roles in English; {LIST}"}),
+    "outside_facts": ("Facts from outside the article", "Facts the article does not give (a law's dates, a region "
+                      "code's support), each with its own cited source. Never the article's.", {
+        "initiative_id": "The initiative (initiatives.id)", "ord": "Position in the record's list, from 0",
+        "fact": "What it establishes: adopted, in-force (dates) or region (a code finer than the article names)",
+        "value": "The date (YYYY-MM-DD) or the region code", "statement_zh": "The fact, Chinese", "statement_en": "The fact, English",
+        "source_title": "Title of the cited source", "source_publisher": "Its publisher", "source_published": "Its date",
+        "source_url": "Where it is", "accessed": "When we read it", "relied_on": "What in it we relied on"}),
+    "changelog": ("Changelog", "What changed in each record since the previous release, computed by the build.", {
+        "release": "The release this change is in", "ord": "Position in the release's changelog, from 0",
+        "change": "added, changed, renamed or removed", "initiative_id": "The record's id in this release (its last id when removed)",
+        "previous_id": "Its id in the previous release; empty when added", "fields": f"The fields that changed; {LIST}",
+        "reason": "Why, in one line"}),
     "initiative_regions": ("Regions of each initiative", "Which regions each initiative names, in the record's order.", {
         "initiative_id": "The initiative (initiatives.id)", "ord": "Position in the record's list of regions, from 0",
         "region_code": "GB/T 2260 code (regions.code)"}),
@@ -72,6 +96,7 @@ TABLE_DOCS: dict[str, tuple[str, str, dict[str, str]]] = {
         "initiative_id": "The initiative (initiatives.id)", "ord": "Position in the record's list of figures, from 0",
         "value": "The number: an integer for counts, a decimal otherwise", "unit": "Unit in English (requests, persons, percent…)",
         "unit_zh": "Unit as the article writes it", "qualifier": "exact, more than (余, 多) or about (约, 近)",
+        "measure": "stock (a total standing as of the report), flow (counted over a period) or change (a rate of change)",
         "year": "Year the figure is for", "year_basis": "How that year is known: stated or reported",
         "counts_zh": "What is counted, Chinese", "counts_en": "What is counted, English",
         "figure_text": "The figure exactly as the article writes it"}),
@@ -112,6 +137,8 @@ FOREIGN_KEYS = {
     "initiatives": [("source_id", "sources", "id"), ("kind", "kinds", "id"), ("theme", "themes", "id")],
     "initiative_regions": [("initiative_id", "initiatives", "id"), ("region_code", "regions", "code")],
     "metrics": [("initiative_id", "initiatives", "id")],
+    "people": [("initiative_id", "initiatives", "id")],
+    "outside_facts": [("initiative_id", "initiatives", "id")],
     "evidence": [("initiative_id", "initiatives", "id"), ("source_id", "sources", "id")],
     "regions": [("parent_code", "regions", "code"), ("province_code", "regions", "code")],
     "region_aliases": [("successor_code", "regions", "code")],
@@ -121,7 +148,8 @@ LABELS = {"initiatives": "name_en", "regions": "name_zh", "kinds": "name_en", "t
 # Internal keys and indexes: in the database for the API's queries, not part of any download.
 INTERNAL = {"meta": "Build facts: version, schema version, the served descriptors",
             "region_names": "Lookup keys (names, pinyin, codes) of each region, for the API's name resolution",
-            "initiative_area": "Each initiative under every region that contains one of its regions, for region filters"}
+            "initiative_area": "Each initiative under every region that contains one of its regions, for region filters",
+            "id_redirects": "Former record ids and the record each now resolves to"}
 CURATION_LICENCE = {"name": "CC-BY-4.0", "path": "https://creativecommons.org/licenses/by/4.0/",
                     "title": "Creative Commons Attribution 4.0 (our curation: records, translations, summaries, "
                              "vocabularies, gazetteer compilation)"}
@@ -138,12 +166,16 @@ def _field(table: str, column: str, sql_type: str, required: bool) -> dict:
         constraints["pattern"] = CODE_PATTERN
     if column == "organisations":
         f["type"] = "array"
-    if column in ("as_of", "published"):
+    if column in ("as_of", "published", "source_published", "accessed"):
         f["type"] = "date"
     if column == "date":
         constraints["pattern"] = "^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$"
-    if column in ENUMS and table != "metrics" or (table == "metrics" and column in ("qualifier",)):
-        constraints["enum"] = ENUMS[column]
+    if column == "regions_complete":
+        f["type"] = "boolean"
+        f["trueValues"], f["falseValues"] = ["1"], ["0"]
+    enum = list(METRIC_YEAR_BASES) if (table, column) == ("metrics", "year_basis") else ENUMS.get(column)
+    if enum:
+        constraints["enum"] = enum
     if required:
         constraints["required"] = True
     if constraints:
@@ -189,7 +221,9 @@ def served_datapackage(conn: sqlite3.Connection, ds: Dataset, version: str) -> d
         "description": (f"{source_side['description']} This descriptor describes the files served next to it: "
                         f"the database's tables as CSV (UTF-8, comma-separated, a header row; {LIST}; codes are text) "
                         "and socialwork.db itself."),
-        "version": version, "created": source_side["created"], "keywords": source_side["keywords"],
+        # version is the release's semantic version (Frictionless' recipe); the content hash the API's ETags use is apart.
+        "version": ds.release.version, "x-content-version": version, "x-release": release_summary(ds.release),
+        "created": source_side["created"], "keywords": source_side["keywords"],
         "licenses": [CURATION_LICENCE],
         "contributors": source_side["contributors"],
         "sources": [{"title": f"{s['publisher_zh']} {s['publisher_en']}: {s['title_zh']} ({s['dateline_en']}, {s['published']})",
@@ -223,6 +257,18 @@ def datasette_metadata(ds: Dataset) -> dict:
     }
 
 
+def people_text(people: list[dict]) -> str | None:
+    """What q searches of a record's people: their names and roles in both languages."""
+    return " ".join(t for p in people for t in (p["name_zh"], p["name_en"], *(x[k] for x in p["roles"] for k in ("zh", "en")))) or None
+
+
+def release_summary(release) -> dict:
+    """The release as the API and the data package state it: version, date, previous, level, fields and counts."""
+    return {"version": release.version, "published": release.published, "previous": release.previous,
+            "level": release.level, "fields_added": release.fields_added, "fields_removed": release.fields_removed,
+            "fields_retyped": release.fields_retyped, "counts": release.counts()}
+
+
 def write_database(ds: Dataset, path: Path, version: str) -> dict:
     """Write ds into a new SQLite file at path. Returns the counts."""
     db = sqlite_utils.Database(sqlite3.connect(path))
@@ -246,6 +292,7 @@ def write_database(ds: Dataset, path: Path, version: str) -> dict:
 
     db["meta"].insert_all([
         {"key": "version", "value": version},
+        {"key": "release", "value": json.dumps(release_summary(ds.release))},
         {"key": "schema_version", "value": str(SCHEMA_VERSION)},
         {"key": "built_from", "value": "data/"},
         {"key": "regions_as_of", "value": max(str(r["as_of"]) for r in ds.regions)},
@@ -283,7 +330,8 @@ def write_database(ds: Dataset, path: Path, version: str) -> dict:
         "n": int, "id": str, "source_id": str, "name_zh": str, "name_en": str, "kind": str, "theme": str,
         "scope": str, "year": int, "year_key": int, "year_basis": str, "date": str, "date_note_zh": str, "date_note_en": str,
         "place_zh": str, "place_en": str, "summary_zh": str, "summary_en": str, "organisations": str,
-        "region_codes": str, "metric_count": int,
+        "people": str, "people_text": str, "outside_facts": str, "region_codes": str, "regions_complete": int,
+        "former_ids": str, "metric_count": int,
     }, pk="n", not_null={"id", "source_id", "name_zh", "name_en", "kind", "theme", "scope", "year_basis"},
         foreign_keys=fk["initiatives"])
     db["initiatives"].insert_all({
@@ -294,13 +342,21 @@ def write_database(ds: Dataset, path: Path, version: str) -> dict:
         "place_zh": r.get("place_zh"), "place_en": r.get("place_en"),
         "summary_zh": r["summary_zh"], "summary_en": r["summary_en"],
         "organisations": json.dumps(r["organisations"], ensure_ascii=False),
-        "region_codes": ";".join(r["regions"]) or None, "metric_count": len(r["metrics"]),
+        "people": json.dumps(r["people"], ensure_ascii=False),
+        "people_text": people_text(r["people"]),
+        "outside_facts": json.dumps(r["outside_facts"], ensure_ascii=False, default=str),
+        "region_codes": ";".join(r["regions"]) or None, "regions_complete": int(r["regions_complete"]),
+        "former_ids": ";".join(r["former_ids"]) or None, "metric_count": len(r["metrics"]),
     } for r in initiatives)
     db["initiatives"].create_index(["id"], unique=True)
     # year_key is year with 0 for "unknown": sortable and indexable without NULL handling.
     for col in ("year_key", "kind", "theme", "scope", "name_en", "name_zh"):
         db["initiatives"].create_index([col, "n"])
-    db["initiatives"].enable_fts(["name_zh", "name_en", "summary_zh", "summary_en"], tokenize="trigram")
+    db["initiatives"].enable_fts(list(queries.SEARCHED_COLUMNS), tokenize="trigram")
+    db["id_redirects"].create({"old_id": str, "initiative_n": int, "initiative_id": str}, pk="old_id",
+                              foreign_keys=[("initiative_n", "initiatives", "n")])
+    db["id_redirects"].insert_all({"old_id": old, "initiative_n": number[r["id"]], "initiative_id": r["id"]}
+                                  for r in initiatives for old in r["former_ids"])
 
     internal = [("initiative_n", "initiatives", "n")]
     db["initiative_regions"].create({"initiative_n": int, "ord": int, "initiative_id": str, "region_code": str},
@@ -322,8 +378,8 @@ def write_database(ds: Dataset, path: Path, version: str) -> dict:
     # value is NUMERIC: SQLite keeps 25802000 an integer and 18.4 a real (REAL would make every count 25802000.0).
     metrics_sql = db.create_table_sql("metrics", {
         "n": int, "initiative_n": int, "initiative_id": str, "ord": int, "value": float, "unit": str, "unit_zh": str,
-        "qualifier": str, "year": int, "year_basis": str, "counts_zh": str, "counts_en": str, "figure_text": str,
-    }, pk="n", not_null={"initiative_id", "value", "unit", "qualifier", "figure_text"},
+        "qualifier": str, "measure": str, "year": int, "year_basis": str, "counts_zh": str, "counts_en": str, "figure_text": str,
+    }, pk="n", not_null={"initiative_id", "value", "unit", "qualifier", "measure", "figure_text"},
         foreign_keys=internal + fk["metrics"])
     typed = metrics_sql.replace('"value" REAL', '"value" NUMERIC')
     assert typed != metrics_sql, metrics_sql
@@ -340,6 +396,32 @@ def write_database(ds: Dataset, path: Path, version: str) -> dict:
                                "quote": e["quote"], "start": e["start"], "end": e["end"]}
                               for r in initiatives for i, e in enumerate(r["evidence"]))
     db["evidence"].create_index(["initiative_n", "ord"])
+
+    db["people"].create({"n": int, "initiative_n": int, "initiative_id": str, "ord": int, "name_zh": str, "name_en": str,
+                         "roles_zh": str, "roles_en": str}, pk="n", not_null={"initiative_id", "name_zh", "name_en"},
+                        foreign_keys=internal + fk["people"])
+    db["people"].insert_all({"initiative_n": number[r["id"]], "initiative_id": r["id"], "ord": i, "name_zh": p["name_zh"],
+                             "name_en": p["name_en"], "roles_zh": ";".join(x["zh"] for x in p["roles"]),
+                             "roles_en": ";".join(x["en"] for x in p["roles"])}
+                            for r in initiatives for i, p in enumerate(r["people"]))
+    db["people"].create_index(["initiative_n", "ord"])
+    db["outside_facts"].create({"n": int, "initiative_n": int, "initiative_id": str, "ord": int, "fact": str, "value": str,
+                                "statement_zh": str, "statement_en": str, "source_title": str, "source_publisher": str,
+                                "source_published": str, "source_url": str, "accessed": str, "relied_on": str},
+                               pk="n", not_null={"initiative_id", "fact", "value", "source_title", "source_url"},
+                               foreign_keys=internal + fk["outside_facts"])
+    db["outside_facts"].insert_all({"initiative_n": number[r["id"]], "initiative_id": r["id"], "ord": i, "fact": f["fact"],
+                                    "value": f["value"], "statement_zh": f["statement_zh"], "statement_en": f["statement_en"],
+                                    **{f"source_{k}": str(f["source"][k]) for k in ("title", "publisher", "published", "url")},
+                                    "accessed": str(f["source"]["accessed"]), "relied_on": f["source"]["relied_on"]}
+                                   for r in initiatives for i, f in enumerate(r["outside_facts"]))
+    db["outside_facts"].create_index(["initiative_n", "ord"])
+    release = ds.release
+    db["changelog"].create({"release": str, "ord": int, "change": str, "initiative_id": str, "previous_id": str,
+                            "fields": str, "reason": str}, pk=("release", "ord"), not_null={"change", "initiative_id"})
+    db["changelog"].insert_all({"release": release.version, "ord": i, "change": c["change"], "initiative_id": c["initiative_id"],
+                                "previous_id": c["previous_id"], "fields": ";".join(c["fields"]) or None, "reason": c["reason"]}
+                               for i, c in enumerate(release.changes))
     # Served at /downloads/: part of the dataset version like everything else, made from the tables just written.
     db["meta"].insert_all([
         {"key": "datapackage", "value": json.dumps(served_datapackage(db.conn, ds, version), ensure_ascii=False, indent=2)},

@@ -9,6 +9,7 @@ from .errors import DESCRIPTIONS, PROBLEM_BASE, TITLES, Problem
 from .filters import to_filter
 from .http import csv_response, json_response, representation
 from .pagination import absolute, envelope, self_link
+from .representations import joined_list
 
 bp = Blueprint("catalog", __name__, url_prefix="/api/v1")
 ROOT_ARGS, VOCAB_ARGS, FACET_ARGS = schemas.RootArgs(), schemas.VocabularyArgs(), schemas.FacetArgs()
@@ -23,7 +24,8 @@ LICENCE = {"name": "CC BY 4.0", "url": "https://creativecommons.org/licenses/by/
 
 ROOT_LINKS = {"initiatives": "/api/v1/initiatives", "regions": "/api/v1/regions", "metrics": "/api/v1/metrics",
               "facets": "/api/v1/facets", "kinds": "/api/v1/kinds", "themes": "/api/v1/themes",
-              "sources": "/api/v1/sources", "problems": "/api/v1/problems", "openapi": "/openapi.yaml",
+              "sources": "/api/v1/sources", "changelog": "/api/v1/changelog", "problems": "/api/v1/problems",
+              "openapi": "/openapi.yaml",
               "docs": "/apidocs/"}
 
 
@@ -34,7 +36,7 @@ def root(args, fmt):
     conn = get_db()
     meta = queries.meta(conn)
     return json_response({
-        "title_zh": TITLE_ZH, "title_en": TITLE_EN, "version": get_snapshot().version,
+        "title_zh": TITLE_ZH, "title_en": TITLE_EN, "version": get_snapshot().version, "release": queries.release(conn),
         "regions_as_of": meta.get("regions_as_of"), "licence": LICENCE, "counts": queries.counts(conn),
         "sources": [{"id": s["id"], "title_zh": s["title_zh"], "title_en": s["title_en"], "publisher_zh": s["publisher_zh"],
                      "publisher_en": s["publisher_en"], "published": s["published"]} for s in queries.sources(conn)],
@@ -68,6 +70,22 @@ def themes(args, fmt):
 def sources(args, fmt):
     """List the source documents."""
     return _vocabulary(fmt, queries.sources(get_db()), SOURCE_COLUMNS, "sources.csv")
+
+
+CHANGELOG_COLUMNS = list(queries.PUBLIC_TABLES["changelog"].columns)  # /downloads/changelog.csv: one name, one shape
+
+
+@bp.get("/changelog")
+@representation(VOCAB_ARGS, "json", "csv")
+def changelog(args, fmt):
+    """List what changed in each record since the previous release."""
+    conn = get_db()
+    rows = [{**{c: r[c] for c in CHANGELOG_COLUMNS}, "fields": joined_list(r["fields"]),
+             "url": absolute(f"/api/v1/initiatives/{r['initiative_id']}") if r["change"] != "removed" else None}
+            for r in queries.changelog(conn)]
+    if fmt == "csv":
+        return csv_response(CHANGELOG_COLUMNS, rows, "changelog.csv")
+    return envelope(rows, {"self": self_link()}, total=len(rows), release=queries.release(conn))
 
 
 @bp.get("/facets")

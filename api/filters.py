@@ -79,4 +79,8 @@ def to_filter(args: dict) -> tuple[queries.Filter, dict]:
     f.units = args.get("unit", [])
     if "q" in args:
         f.terms = list(dict.fromkeys(args["q"].split()))[:10]
-    return f, {"regions": resolved}
+    f.include_national = args.get("include_national", False)
+    if f.include_national and not f.regions:
+        raise invalid("include_national", "adds the national initiatives to a region filter; give region too "
+                      "(without region every initiative, national ones included, is listed)")
+    return f, {"regions": resolved, **({"include_national": True} if f.include_national else {})}

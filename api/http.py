@@ -69,6 +69,15 @@ def json_response(body, status=200, media="application/json", headers=None) -> R
     return resp
 
 
+def moved(path: str, body: dict) -> Response:
+    """301 Moved Permanently to path (absolute, with the request's query kept), with a JSON body saying where."""
+    from .pagination import absolute
+
+    query = request.query_string.decode("latin-1")
+    location = absolute(path) + (f"?{query}" if query else "")
+    return json_response({**body, "url": location}, status=301, headers={"Location": location})
+
+
 def csv_response(columns: list[str], rows, filename: str, bom: bool = False) -> Response:
     """Stream rows (dicts, sqlite3.Rows or sequences in column order) as UTF-8 CSV with a header row.
 

@@ -7,7 +7,7 @@ from . import listing, queries, representations as rep, schemas
 from .db import get_db
 from .errors import Problem
 from .filters import to_filter
-from .http import json_response, representation
+from .http import json_response, moved, representation
 
 bp = Blueprint("initiatives", __name__, url_prefix="/api/v1/initiatives")
 
@@ -37,6 +37,9 @@ def get_initiative(args, fmt, initiative_id):
     """Get one initiative with its regions, metrics and evidence."""
     conn = get_db()
     row = queries.initiative_by_id(conn, initiative_id) if len(initiative_id) <= 200 else None
+    if row is None and len(initiative_id) <= 200 and (current := queries.redirected_id(conn, initiative_id)):
+        # A renamed record: its old id keeps resolving, permanently, to the record it became.
+        return moved(f"{rep.API}/initiatives/{current}", {"id": current, "former_id": initiative_id})
     if row is None:
         raise Problem(404, "not-found", f"There is no initiative with id {initiative_id[:200]!r}. "
                       "List them at /api/v1/initiatives.")

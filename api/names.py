@@ -18,7 +18,7 @@ def name_key(text: str) -> str:
     return "".join(ch for ch in text if ch.isalnum() and not unicodedata.combining(ch))
 
 
-def _zh_short(name: str) -> str | None:
+def zh_short(name: str) -> str | None:
     # Ethnic names go too: 楚雄彝族自治州 -> 楚雄, 广西壮族自治区 -> 广西.
     for suffix in _ZH_SUFFIXES:
         if name.endswith(suffix):
@@ -30,7 +30,7 @@ def _zh_short(name: str) -> str | None:
 def lookup_keys(region: dict) -> dict[str, bool]:
     """Every string a user may type for this region, normalised -> whether it is the full name."""
     keys = {name_key(region["name_en"].casefold()): True, name_key(region["name_zh"]): True}
-    short = _zh_short(region["name_zh"])
+    short = zh_short(region["name_zh"])
     for alt in (short, _EN_SUFFIXES.sub("", region["name_en"].casefold())):
         if alt and name_key(alt) not in keys:
             keys[name_key(alt)] = False

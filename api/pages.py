@@ -41,6 +41,9 @@ _TABLE_TITLES = {
     "initiative_regions": ("举措与地区", "Which regions each initiative names, in order"),
     "metrics": ("数据指标（数据表）", "Figures the article reports, typed with units: table metrics"),
     "evidence": ("原文引语", "Verbatim quotes with offsets into the article"),
+    "people": ("人物", "People the article names, with their roles"),
+    "outside_facts": ("文外事实", "Facts from outside the article, each with its cited source"),
+    "changelog": ("变更记录", "What changed in each record since the previous release"),
     "regions": ("行政区划", "GB/T 2260 divisions with centroids"),
     "region_aliases": ("旧行政区划代码", "Retired division codes and their successors"),
     "kinds": ("举措类型", "Kinds of initiative"),
@@ -153,7 +156,10 @@ def index():
     html = render_template(
         "index.html", **common(conn, meta), counts=queries.counts(conn), provinces=len(facets["province"]),
         total=facets["total"], charts=charts(facets), href=href, examples=EXAMPLES, downloads=DOWNLOADS.values(),
-        map=province_map(conn, facets), jsonld=discovery.script_json(discovery.dataset_jsonld(conn, meta, DOWNLOADS.values())))
+        map=province_map(conn, facets), jsonld=discovery.script_json(discovery.dataset_jsonld(conn, meta, DOWNLOADS.values())),
+        release_notes=(notes := queries.release(conn)), changelog=queries.changelog(conn),
+        new_fields=[f for f in notes["fields_added"]  # each new field once: people, not people[].name_zh too
+                    if "." not in f or f.rsplit(".", 1)[0].removesuffix("[]") not in notes["fields_added"]])
     resp = Response(html, mimetype="text/html")
     resp.headers["ETag"] = strong_etag(snap.version, "/", page_digest())
     return resp
@@ -348,6 +354,8 @@ def initiative_page(initiative_id: str):
     schemas.parse(NO_ARGS, request.args)
     conn = get_db()
     row = queries.initiative_by_id(conn, initiative_id) if len(initiative_id) <= ID_MAX else None
+    if row is None and len(initiative_id) <= ID_MAX and (current := queries.redirected_id(conn, initiative_id)):
+        return redirect(absolute(f"/initiatives/{current}"), 301)  # a renamed record: its old id keeps resolving
     if row is None:
         raise Problem(404, "not-found", f"There is no initiative with id {initiative_id[:ID_MAX]!r}.")
     record = record_view(conn, row)

@@ -62,6 +62,10 @@ def fts_phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
+# The texts q searches, in the full-text index and in the scan for short terms alike.
+SEARCHED_COLUMNS = ("name_zh", "name_en", "summary_zh", "summary_en", "people_text")
+
+
 def indexed_term(term: str) -> bool:
     """The trigram index answers terms of three or more characters; shorter ones (驿站) are scanned for."""
     return len(term) >= 3
@@ -80,6 +84,7 @@ class Filter:
     terms: list[str] = field(default_factory=list)
     initiatives: list[str] = field(default_factory=list)
     units: list[str] = field(default_factory=list)
+    include_national: bool = False  # with regions: the national initiatives too, which apply in every region
 
 
 def initiative_conditions(f: Filter, year_col: str = "i.year_key") -> list[Cond]:
@@ -87,7 +92,8 @@ def initiative_conditions(f: Filter, year_col: str = "i.year_key") -> list[Cond]
     conds = []
     if f.regions:
         inner = one_of("ancestor_code", f.regions, "region")
-        conds.append(Cond(f"i.n IN (SELECT initiative_n FROM initiative_area WHERE {inner.sql})", inner.params))
+        national = " OR i.scope = 'national'" if f.include_national else ""
+        conds.append(Cond(f"(i.n IN (SELECT initiative_n FROM initiative_area WHERE {inner.sql}){national})", inner.params))
     conds += years(year_col, f.year_from, f.year_to)
     for col, values, name in (("i.kind", f.kinds, "kind"), ("i.theme", f.themes, "theme"),
                               ("i.scope", f.scopes, "scope"), ("i.id", f.initiatives, "initiative")):
@@ -98,9 +104,8 @@ def initiative_conditions(f: Filter, year_col: str = "i.year_key") -> list[Cond]
             conds.append(Cond(f"i.n IN (SELECT rowid FROM initiatives_fts WHERE initiatives_fts MATCH :fts{j})",
                               {f"fts{j}": fts_phrase(term)}))
         else:
-            conds.append(Cond(f"(instr(i.name_zh, :t{j}) OR instr(i.summary_zh, :t{j}) "
-                              f"OR instr(lower(i.name_en), :tl{j}) OR instr(lower(i.summary_en), :tl{j}))",
-                              {f"t{j}": term, f"tl{j}": term.lower()}))
+            scan = " OR ".join(f"instr(lower(i.{c}), :t{j})" for c in SEARCHED_COLUMNS)
+            conds.append(Cond(f"({scan})", {f"t{j}": term.lower()}))
     return conds
 
 
@@ -309,7 +314,7 @@ def initiative_source(f: Filter) -> Source:
     index in rowid order; otherwise initiatives itself. CROSS JOIN keeps SQLite from reordering
     the loops: the driving table stays outside.
     """
-    if f.regions:
+    if f.regions and not f.include_national:  # with the national ones, the rows are not all in initiative_area
         own = [one_of("a.ancestor_code", f.regions, "region")] + years("a.year_key", f.year_from, f.year_to)
         # the year condition on the driving table keeps the index range tight
         rest = initiative_conditions(replace(f, regions=[], year_from=None, year_to=None))
@@ -332,6 +337,16 @@ def list_initiatives(conn, f: Filter, sort, limit, after=None, backwards=False, 
 
 def initiative_by_id(conn, initiative_id: str):
     return conn.execute("SELECT * FROM initiatives WHERE id = :id", {"id": initiative_id}).fetchone()
+
+
+def redirected_id(conn, old_id: str) -> str | None:
+    """The current id of a record that had old_id in an earlier release, or None."""
+    row = conn.execute("SELECT initiative_id FROM id_redirects WHERE old_id = :id", {"id": old_id}).fetchone()
+    return row[0] if row else None
+
+
+def changelog(conn):
+    return conn.execute("SELECT * FROM changelog ORDER BY release DESC, ord").fetchall()
 
 
 def regions_of(conn, ns: list[int]) -> dict[int, list]:
@@ -521,6 +536,11 @@ def meta(conn) -> dict[str, str]:
     return {row[0]: row[1] for row in conn.execute("SELECT key, value FROM meta")}
 
 
+def release(conn) -> dict:
+    """This release: semantic version, date, previous release, what the changes amount to, and their counts."""
+    return json.loads(meta(conn)["release"])
+
+
 def counts(conn) -> dict[str, int]:
     """What the dataset holds, counted by the build."""
     return json.loads(meta(conn)["counts"])
@@ -549,15 +569,22 @@ class PublicTable:
 PUBLIC_TABLES = {t.table: t for t in [
     PublicTable("initiatives", ("id", "source_id", "name_zh", "name_en", "kind", "theme", "scope", "year", "year_basis",
                                 "date", "date_note_zh", "date_note_en", "place_zh", "place_en", "summary_zh", "summary_en",
-                                "organisations", "region_codes", "metric_count"), "n", ("id",),
+                                "organisations", "region_codes", "regions_complete", "former_ids", "metric_count"), "n", ("id",),
                 # /api/v1/initiatives?format=csv (initiatives.csv) joins in region names: another shape, another name
                 "initiatives-table.csv"),
     PublicTable("initiative_regions", ("initiative_id", "ord", "region_code"), "initiative_n, ord", ("initiative_id", "ord")),
-    PublicTable("metrics", ("initiative_id", "ord", "value", "unit", "unit_zh", "qualifier", "year", "year_basis",
+    PublicTable("metrics", ("initiative_id", "ord", "value", "unit", "unit_zh", "qualifier", "measure", "year", "year_basis",
                             "counts_zh", "counts_en", "figure_text"), "initiative_n, ord", ("initiative_id", "ord"),
                 "metrics-table.csv"),  # the API's metrics.csv joins in each initiative's names and regions
     PublicTable("evidence", ("initiative_id", "ord", "source_id", "quote", "start", "end"), "initiative_n, ord",
                 ("initiative_id", "ord")),
+    PublicTable("people", ("initiative_id", "ord", "name_zh", "name_en", "roles_zh", "roles_en"), "initiative_n, ord",
+                ("initiative_id", "ord")),
+    PublicTable("outside_facts", ("initiative_id", "ord", "fact", "value", "statement_zh", "statement_en", "source_title",
+                                  "source_publisher", "source_published", "source_url", "accessed", "relied_on"),
+                "initiative_n, ord", ("initiative_id", "ord")),
+    PublicTable("changelog", ("release", "ord", "change", "initiative_id", "previous_id", "fields", "reason"),
+                "release DESC, ord", ("release", "ord")),
     PublicTable("regions", ("code", "name_zh", "name_en", "level", "parent_code", "province_code", "lat", "lng",
                             "coord_source", "initiative_count", "as_of"), "code", ("code",)),
     PublicTable("region_aliases", ("code", "successor_code", "name_zh", "retired", "note"), "code", ("code",)),

@@ -53,24 +53,28 @@ def initiative_brief(row, regions: list, terms: list[str] | None = None) -> dict
     out = {
         "id": row["id"], "name_zh": row["name_zh"], "name_en": row["name_en"],
         "kind": row["kind"], "theme": row["theme"], "scope": row["scope"], **_year(row),
-        "regions": [region_brief(r) for r in regions], "place": _place(row),
+        "regions": [region_brief(r) for r in regions], "regions_complete": bool(row["regions_complete"]), "place": _place(row),
         "summary_zh": row["summary_zh"], "summary_en": row["summary_en"],
-        "organisations": queries.loads_json(row["organisations"]), "metric_count": row["metric_count"],
-        "source": row["source_id"], "url": absolute(f"{API}/initiatives/{row['id']}"),
+        "organisations": queries.loads_json(row["organisations"]), "people": queries.loads_json(row["people"]),
+        "outside_facts": queries.loads_json(row["outside_facts"]), "metric_count": row["metric_count"],
+        "source": row["source_id"], "former_ids": joined_list(row["former_ids"]),
+        "url": absolute(f"{API}/initiatives/{row['id']}"),
     }
     if terms:
         out["match"] = matched_fields(row, terms)
     return out
 
 
-SEARCHED = ("name_zh", "name_en", "summary_zh", "summary_en")
+# The searched columns (queries.SEARCHED_COLUMNS) by the field of the record each shows.
+SEARCHED = {"people_text": "people"}
 
 
 def matched_fields(row, terms: list[str]) -> dict:
     """Which searched fields contain every term, and a short snippet around the first term in each."""
     out = {}
-    for fld in SEARCHED:
-        text = row[fld] or ""
+    for column in queries.SEARCHED_COLUMNS:
+        fld = SEARCHED.get(column, column)
+        text = row[column] or ""
         folded = text.casefold()
         if all(t.casefold() in folded for t in terms):
             at = folded.find(terms[0].casefold())
@@ -85,6 +89,7 @@ def region_with_chain(row, chain: list) -> dict:
 
 def metric(row, initiative_id: str | None = None, regions: list | None = None) -> dict:
     out = {"value": number(row["value"]), "unit": row["unit"], "unit_zh": row["unit_zh"], "qualifier": row["qualifier"],
+           "measure": row["measure"],
            "year": row["year"], "year_basis": row["year_basis"], "counts_zh": row["counts_zh"], "counts_en": row["counts_en"],
            "figure_text": row["figure_text"]}
     if initiative_id is not None:
@@ -110,14 +115,16 @@ def initiative_full(row, regions_with_chains: list, metrics: list, evidence_rows
 
 
 INITIATIVE_CSV = ["id", "name_zh", "name_en", "kind", "theme", "scope", "year", "year_basis", "date",
-                  "region_codes", "region_names_zh", "region_names_en", "place_zh", "place_en",
-                  "summary_zh", "summary_en", "metric_count", "source"]
+                  "region_codes", "region_names_zh", "region_names_en", "regions_complete", "place_zh", "place_en",
+                  "summary_zh", "summary_en", "people_zh", "people_en", "metric_count", "source"]
 
 
 def initiative_csv_row(row, regions: list) -> dict:
     return {**{k: row[k] for k in ("id", "name_zh", "name_en", "kind", "theme", "scope", "year", "year_basis", "date",
                                      "place_zh", "place_en", "summary_zh", "summary_en", "metric_count")},
-            "source": row["source_id"],
+            "source": row["source_id"], "regions_complete": bool(row["regions_complete"]),
+            "people_zh": [p["name_zh"] for p in queries.loads_json(row["people"])],
+            "people_en": [p["name_en"] for p in queries.loads_json(row["people"])],
             "region_codes": [r["code"] for r in regions], "region_names_zh": [r["name_zh"] for r in regions],
             "region_names_en": [r["name_en"] for r in regions]}
 
@@ -134,18 +141,18 @@ def initiative_feature(row, regions: list) -> dict:
     return {"type": "Feature", "id": row["id"], "geometry": geometry, "properties": props}
 
 
-METRIC_CSV = ["initiative_id", "initiative_name_zh", "initiative_name_en", "value", "unit", "unit_zh", "qualifier",
+METRIC_CSV = ["initiative_id", "initiative_name_zh", "initiative_name_en", "value", "unit", "unit_zh", "qualifier", "measure",
               "year", "year_basis", "counts_zh", "counts_en", "figure_text", "region_codes"]
 
 
 def metric_csv_row(row) -> dict:
     """A metric with its initiative, as one CSV row: the value typed like the JSON's, region codes as a list."""
     return {**{c: row[c] for c in METRIC_CSV if c not in ("value", "region_codes")},
-            "value": number(row["value"]), "region_codes": region_codes(row["region_codes"])}
+            "value": number(row["value"]), "region_codes": joined_list(row["region_codes"])}
 
 
-def region_codes(stored: str | None) -> list[str]:
-    """The initiatives table keeps a record's codes joined with ';' (build.py), as every CSV does; this is the list again."""
+def joined_list(stored: str | None) -> list[str]:
+    """The build keeps a list (region codes, former ids) joined with ';', as every CSV does; this is the list again."""
     return stored.split(";") if stored else []
 
 

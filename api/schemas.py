@@ -130,6 +130,7 @@ class FilterArgs(_Args):
     theme = CommaList(item_pattern=vocabulary.SLUG)
     scope = CommaList(choices=SCOPES)
     q = fields.String(validate=validate.Length(1, 200, error="must be 1 to 200 characters"))
+    include_national = TrueFalse()  # with region: the national initiatives too (they apply in every region)
 
 
 class PageArgs(_Args):

@@ -18,11 +18,25 @@ import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from . import vocabulary
-from .vocabulary import LEVELS, QUALIFIERS, SCOPES, YEAR_BASES, YEAR_BASIS_STATED, YEAR_BASIS_UNKNOWN
+from .names import zh_short
+from .release import Release, load_release
+from .vocabulary import (LEVELS, MEASURES, METRIC_YEAR_BASES, OUTSIDE_FACTS, QUALIFIERS, SCOPES, YEAR_BASES,
+                         YEAR_BASIS_CITED, YEAR_BASIS_STATED, YEAR_BASIS_UNKNOWN)
 
 SLUG = validate.Regexp(f"^{vocabulary.SLUG}$", error=vocabulary.SLUG_MESSAGE)
 CODE = validate.Regexp(f"^{vocabulary.CODE}$", error=vocabulary.CODE_MESSAGE)
 YEAR = validate.Range(min=1949, max=2100)
+
+
+class StrictBoolean(fields.Boolean):
+    """true or false, as YAML and JSON write them: 'yes', 1 and strings are refused."""
+
+    default_error_messages = {"invalid": "must be true or false"}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
 
 
 class StrictNumber(fields.Number):
@@ -92,6 +106,8 @@ class KindSchema(_Strict):
     name_en = _text()
     definition_zh = _text()
     definition_en = _text()
+    # A record of this kind quotes the article naming it so: one of its quotes holds one of these words.
+    evidence_terms = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
 
 
 class ThemeSchema(_Strict):
@@ -109,13 +125,57 @@ class OrganisationSchema(_Strict):
     name_en = _text()
 
 
+class RoleSchema(_Strict):
+    zh = _text()
+    en = _text()
+
+
+class PersonSchema(_Strict):
+    """A person the article names: each name and role in Chinese is verbatim in one of the record's quotes."""
+
+    name_zh = _text()
+    name_en = _text()
+    roles = fields.List(fields.Nested(RoleSchema), required=True, validate=validate.Length(min=1))
+
+
+class CitedSourceSchema(_Strict):
+    """A public source outside the article: what it is, where it is, when we read it and what we relied on."""
+
+    title = _text()
+    publisher = _text()
+    published = fields.Date(required=True)
+    url = fields.Url(required=True, schemes={"http", "https"})
+    accessed = fields.Date(required=True)
+    relied_on = _text()
+
+
+class OutsideFactSchema(_Strict):
+    """A fact the article does not give, with its own source: a date (adopted, in-force) or a region code's support."""
+
+    fact = fields.String(required=True, validate=validate.OneOf(OUTSIDE_FACTS))
+    value = _text()
+    statement_zh = _text()
+    statement_en = _text()
+    source = fields.Nested(CitedSourceSchema, required=True)
+
+    @validates_schema
+    def _value_shape(self, data, **kwargs):
+        if data["fact"] == "region":
+            ok, shape = re.fullmatch(vocabulary.CODE, data["value"]) is not None, "a six-digit GB/T 2260 code"
+        else:
+            ok, shape = re.fullmatch(r"\d{4}-\d{2}-\d{2}", data["value"]) is not None, "a date YYYY-MM-DD"
+        if not ok:
+            raise ValidationError({"value": [f"must be {shape} for fact '{data['fact']}'"]})
+
+
 class MetricSchema(_Strict):
     value = StrictNumber(required=True)
     unit = _text()
     unit_zh = _text()
     qualifier = fields.String(required=True, validate=validate.OneOf(QUALIFIERS))
+    measure = fields.String(required=True, validate=validate.OneOf(MEASURES))
     year = fields.Integer(required=True, strict=True, validate=YEAR, allow_none=True)
-    year_basis = fields.String(required=True, validate=validate.OneOf(YEAR_BASES))
+    year_basis = fields.String(required=True, validate=validate.OneOf(METRIC_YEAR_BASES))
     counts_zh = _text()
     counts_en = _text()
     figure_text = _text()
@@ -136,6 +196,8 @@ class InitiativeSchema(_Strict):
     theme = _text()
     scope = fields.String(required=True, validate=validate.OneOf(SCOPES))
     regions = fields.List(fields.String(validate=CODE), required=True)
+    # false when the article says 等地 ("and other places"): the regions are examples, not every place
+    regions_complete = StrictBoolean(load_default=True)
     place_zh = fields.String(validate=validate.Length(min=1))
     place_en = fields.String(validate=validate.Length(min=1))
     year = fields.Integer(required=True, strict=True, validate=YEAR, allow_none=True)
@@ -146,6 +208,9 @@ class InitiativeSchema(_Strict):
     summary_zh = _text()
     summary_en = _text()
     organisations = fields.List(fields.Nested(OrganisationSchema), required=True)
+    people = fields.List(fields.Nested(PersonSchema), load_default=list)
+    outside_facts = fields.List(fields.Nested(OutsideFactSchema), load_default=list)
+    former_ids = fields.List(fields.String(validate=SLUG), load_default=list)  # ids this record had before: they redirect here
     metrics = fields.List(fields.Nested(MetricSchema), required=True)
     evidence = fields.List(fields.Nested(EvidenceSchema), required=True, validate=validate.Length(min=1))
 
@@ -169,6 +234,11 @@ class InitiativeSchema(_Strict):
         stated = f"{data['year']}年"   # a stated year is one the article writes, in one of the record's quotes
         if data["year_basis"] == YEAR_BASIS_STATED and data["year"] is not None and not any(stated in ev["quote"] for ev in data["evidence"]):
             errors["year_basis"] = [f"'stated' but no evidence quote gives the year {data['year']} ({stated})"]
+        dated = [f["value"] for f in data["outside_facts"] if f["fact"] != "region"]
+        if data["year_basis"] == YEAR_BASIS_CITED and not any(d.startswith(f"{data['year']}-") for d in dated):
+            errors["year_basis"] = [f"'cited' but no outside_facts date falls in {data['year']}"]
+        if data["id"] in data["former_ids"]:
+            errors["former_ids"] = ["holds the record's own id"]
         if errors:
             raise ValidationError(errors)
 
@@ -253,7 +323,8 @@ class Dataset:
     aliases: list[dict]
     initiatives: list[dict] = field(default_factory=list)
     datapackage: str = ""
-    digest: str = ""  # sha256 of every input file's path and bytes: the basis of the dataset version
+    digest: str = ""
+    release: "Release | None" = None  # data/release.yaml with the changes computed against the previous release  # sha256 of every input file's path and bytes: the basis of the dataset version
 
 
 # libyaml's loader when PyYAML was built with it (ten times faster); the same safe subset of YAML.
@@ -447,7 +518,10 @@ class RecordChecker:
 
     def __init__(self, ref: Dataset, problems: list[str]):
         self.vocab = {"kind": {k["id"] for k in ref.kinds}, "theme": {t["id"] for t in ref.themes}}
+        self.kind_terms = {k["id"]: k["evidence_terms"] for k in ref.kinds}
         self.codes = {r["code"] for r in ref.regions}
+        # The names a quote may call a region by: 成都市 or 成都.
+        self.region_names = {r["code"]: [n for n in (r["name_zh"], zh_short(r["name_zh"])) if n] for r in ref.regions}
         self.successor = {a["code"]: a["successor_code"] for a in ref.aliases}
         self.seeds = ref.seeds
         self.problems = problems
@@ -472,12 +546,78 @@ class RecordChecker:
                 problems.append(f"{where}: {rid}: regions[{i}]: {code} is not a GB/T 2260 code in data/regions.csv")
         for i, ev in enumerate(rec["evidence"]):
             _check_span(where, rid, f"evidence[{i}]", ev["source"], ev["quote"], ev["start"], ev["end"], self.seeds, problems)
-        quotes = "".join(ev["quote"] for ev in rec["evidence"])
+        quotes = "\n".join(ev["quote"] for ev in rec["evidence"])
         for i, m in enumerate(rec["metrics"]):
             _check_metric(where, rid, i, m, quotes, problems)
+        self._check_claims(f"{where}: {rid}", rec, quotes)
         if stem is not None and rec["id"] != stem:
             problems.append(f"{where}: {rec['id']}: id: must equal the file name ({stem})")
         return rec
+
+
+    def _check_claims(self, prefix: str, rec: dict, quotes: str):
+        """What the record says beyond its quotes' text: each claim must be in one of the quotes, or cited."""
+        out = self.problems
+        values = {format(parse_figure(m["figure_text"])[0].normalize(), "f") for m in rec["metrics"] if _FIGURE.match(m["figure_text"])}
+        for fld in ("summary_zh", "summary_en"):
+            for line in unquoted_claims(rec[fld], quotes, zh=fld.endswith("_zh"), figures=values):
+                out.append(f"{prefix}: {fld}: {line}")
+        if "place_zh" in rec:
+            out.extend(f"{prefix}: place_zh: {line}" for line in unquoted_claims(rec["place_zh"], quotes, zh=True))
+        for i, person in enumerate(rec["people"]):
+            for text in (person["name_zh"], *(r["zh"] for r in person["roles"])):
+                if text not in quotes:
+                    out.append(f"{prefix}: people[{i}]: {text!r} is in none of the record's quotes")
+        says_others = "等地" in quotes
+        if says_others == rec["regions_complete"]:
+            out.append(f"{prefix}: regions_complete: " + (
+                "a quote says 等地 ('and other places'): the regions are examples, so regions_complete must be false"
+                if says_others else "is false, but no quote says 等地 ('and other places')"))
+        cited = {f["value"] for f in rec["outside_facts"] if f["fact"] == "region"}
+        for i, code in enumerate(rec["regions"]):
+            names = self.region_names.get(code, [])
+            if names and not any(n in quotes for n in names) and code not in cited:
+                out.append(f"{prefix}: regions[{i}]: {code} {names[0]} is named in none of the record's quotes; "
+                           "code the finest division the article names, or cite what supports it (outside_facts, fact: region)")
+        for i, fact in enumerate(rec["outside_facts"]):
+            if fact["fact"] == "region" and fact["value"] not in rec["regions"]:
+                out.append(f"{prefix}: outside_facts[{i}].value: {fact['value']} is not one of the record's regions")
+        terms = self.kind_terms.get(rec["kind"])
+        if terms and not any(t in quotes for t in terms):
+            out.append(f"{prefix}: kind: a '{rec['kind']}' record quotes the article naming it so "
+                       f"({', '.join(terms)}); none of its quotes does")
+
+
+# A Chinese summary is written from the quotes: every two adjacent Chinese characters in it are in one of
+# the record's quotes, unless one of them is one of these function characters that join quoted phrases.
+JOINERS = frozenset("的和与及并在为是了其对由向从于以等将把让使而也又或均各该此")
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def unquoted_claims(text: str, quotes: str, zh: bool, figures: frozenset[str] | set[str] = frozenset()) -> list[str]:
+    """The parts of text its quotes do not support: numbers neither in them nor the value of one of their
+    figures (2580.2万 may be written 25,802,000); in Chinese, words not in them."""
+    out = []
+    quoted_numbers = {n.replace(",", "") for n in _NUMBER.findall(quotes)} | set(figures)
+    numbers = [n for n in _NUMBER.findall(text) if n.replace(",", "").rstrip(".") not in quoted_numbers]
+    if numbers:
+        out.append(f"the number(s) {', '.join(dict.fromkeys(numbers))} are in none of the record's quotes")
+    if zh:
+        words = []
+        for run in _CJK_RUN.findall(text):
+            bad = [i for i in range(len(run) - 1)
+                   if run[i:i + 2] not in quotes and run[i] not in JOINERS and run[i + 1] not in JOINERS]
+            # Adjacent unsupported pairs are one word: 未诉, 诉先, 先办 -> 未诉先办.
+            for i in bad:
+                if words and words[-1][1] == i and words[-1][2] is run:
+                    words[-1] = (words[-1][0], i + 1, run)
+                else:
+                    words.append((i, i + 1, run))
+        if words:
+            shown = ", ".join(dict.fromkeys(run[a:b + 1] for a, b, run in words))
+            out.append(f"{shown}: in none of the record's quotes (say only what the quotes say)")
+    return out
 
 
 def load_records(root: Path, ref: Dataset, problems: list[str]) -> list[dict]:
@@ -486,6 +626,14 @@ def load_records(root: Path, ref: Dataset, problems: list[str]) -> list[dict]:
     records = [rec for where, raw, stem in iter_records(root, problems)
                if (rec := checker.check(where, raw, stem)) is not None]
     _unique(records, "id", "data/initiatives", problems)
+    ids, claimed = {r["id"] for r in records}, {}
+    for r in records:
+        for old in r["former_ids"]:
+            if old in ids:
+                problems.append(f"data/initiatives: {r['id']}: former_ids: {old} is a current record's id")
+            elif old in claimed:
+                problems.append(f"data/initiatives: {r['id']}: former_ids: {old} already redirects to {claimed[old]}")
+            claimed.setdefault(old, r["id"])
     return records
 
 
@@ -511,6 +659,9 @@ def load_dataset(root: Path) -> Dataset:
     problems: list[str] = []
     ds = load_reference(root, problems)
     ds.initiatives = load_records(root, ds, problems)
+    ds.release = load_release(root, ds.initiatives, InitiativeSchema(), problems, read_yaml)
+    if ds.release and ds.datapackage and (stated := json.loads(ds.datapackage).get("version")) != ds.release.version:
+        problems.append(f"data/datapackage.json: version: {stated!r} is not this release's ({ds.release.version}, data/release.yaml)")
     if problems:
         raise DataError(problems)
     ds.digest = dataset_digest(root, ds)

@@ -7,8 +7,18 @@ SCOPES = ("national", "local")
 LEVELS = ("province", "prefecture", "county")
 QUALIFIERS = ("exact", "more than", "about")
 YEAR_BASIS_STATED = "stated"              # the article gives the year: one of the record's quotes holds it
-YEAR_BASES = (YEAR_BASIS_STATED, "reported")  # a record with a year; "unknown" goes with year: null
+YEAR_BASIS_CITED = "cited"                # an outside source gives it: the record cites it in outside_facts
+YEAR_BASES = (YEAR_BASIS_STATED, "reported", YEAR_BASIS_CITED)  # a record with a year; "unknown" goes with year: null
 YEAR_BASIS_UNKNOWN = "unknown"
+METRIC_YEAR_BASES = (YEAR_BASIS_STATED, "reported")  # a figure is always the article's
+# What a figure measures: a total standing when the article reports it (建成1.2万余个, 现已覆盖82个), a count
+# over a period (2025年受理2580.2万件), or a rate of change (同比增长18.4%).
+MEASURES = ("stock", "flow", "change")
+# Facts from outside the article, each with its cited source: a date the article does not give, or the
+# support for a region code finer than the places the article names.
+OUTSIDE_FACTS = ("adopted", "in-force", "region")
+# A record's changes from one release to the next (the computed changelog).
+CHANGES = ("added", "changed", "renamed", "removed")
 
 SLUG = r"[a-z0-9]+(?:-[a-z0-9]+)*"        # record, kind and theme ids
 SLUG_MESSAGE = "must be a lowercase ASCII slug (a-z, 0-9, hyphens)"

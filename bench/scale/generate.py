@@ -23,6 +23,8 @@ import time
 from multiprocessing import Pool
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[2]
 SEED_SOURCES = 4
 SENTENCES_PER_SEED = 6000
@@ -100,21 +102,24 @@ def _figure(rng: random.Random) -> tuple[str, float | int, str, str, str]:
     return f"{num}{mult}{more}{unit_zh}", value, "more than" if more else "exact", unit_zh, unit_en
 
 
-def make_seed(k: int, seed: int, places: list[str]) -> tuple[str, list[tuple[int, int, list]]]:
-    """A synthetic seed text and its sentences as (start, end, figures) in code points."""
+def make_seed(k: int, seed: int, places: list[tuple[str, str]]) -> tuple[str, list[tuple[int, int, list, str, str]]]:
+    """A synthetic seed text and its sentences as (start, end, figures, region code, region name) in code points.
+
+    Each sentence names one division of the gazetteer (places: (code, name_zh)); a record quoting it is coded
+    there, as the build requires (a record's regions are named in its quotes)."""
     rng = random.Random(f"seed-{seed}-{k}")
     parts, spans, pos = [f"合成资料第{k + 1}号(用于规模测试,内容为随机生成)\n"], [], 0
     pos = len(parts[0])
     for _ in range(SENTENCES_PER_SEED):
-        place, topic, obj, verb, aim = (rng.choice(places), rng.choice(TOPICS), rng.choice(OBJECTS),
-                                         rng.choice(VERBS), rng.choice(AIMS))
+        (code, place), topic, obj, verb, aim = (rng.choice(places), rng.choice(TOPICS), rng.choice(OBJECTS),
+                                                 rng.choice(VERBS), rng.choice(AIMS))
         year = rng.randint(2015, 2025)
         figs = [_figure(rng) for _ in range(rng.choice([0, 1, 1, 2, 3]))]
         text = f"{year}年,{place}围绕{topic[0]}{verb[0]}{obj[0]},{aim[0]}"
         for j, (ft, *_rest) in enumerate(figs):
             text += ("," if j else ",累计") + rng.choice(["覆盖", "服务", "达到", "投入", "受理"]) + ft
         text += "。"
-        spans.append((pos, pos + len(text), figs))
+        spans.append((pos, pos + len(text), figs, code, place))
         parts.append(text)
         pos += len(text)
         if rng.random() < 0.08:
@@ -132,7 +137,10 @@ class Context:
             self.regions = list(csv.DictReader(fh))
         self.kinds = re.findall(r"^- id: (\S+)", (REPO / "data" / "kinds.yaml").read_text(encoding="utf-8"), re.M)
         self.themes = re.findall(r"^- id: (\S+)", (REPO / "data" / "themes.yaml").read_text(encoding="utf-8"), re.M)
-        places = [r["name_zh"] for r in self.regions]
+        places = [(r["code"], r["name_zh"]) for r in self.regions]
+        self.region = {r["code"]: r for r in self.regions}
+        kinds = yaml.safe_load((REPO / "data" / "kinds.yaml").read_text(encoding="utf-8"))
+        self.kind_terms = {k["id"]: k.get("evidence_terms", []) for k in kinds}
         self.seeds = []
         for k in range(SEED_SOURCES):
             text, spans = make_seed(k, seed, places)
@@ -147,26 +155,32 @@ def record(ctx: Context, i: int) -> dict:
     rng = random.Random(ctx.seed * 10_000_019 + i)
     topic, obj, verb, aim = rng.choice(TOPICS), rng.choice(OBJECTS), rng.choice(VERBS), rng.choice(AIMS)
     national = rng.random() < 0.08
-    regions = [] if national else [r for r in rng.sample(ctx.regions, rng.choice([1, 1, 1, 2]))]
-    year = rng.randint(2015, 2025)
-    place_zh = "全国" if national else regions[0]["name_zh"]
-    place_en = "China" if national else regions[0]["name_en"]
+    two_regions = rng.choice([1, 1, 1, 2]) == 2
     n_metrics = rng.choice([0, 0, 1, 1, 2, 3])
     s, j = rng.choice(ctx.by_figures[n_metrics])
     source_id, text, spans = ctx.seeds[s]
-    start, end, figs = spans[j]
+    start, end, figs, code, _ = spans[j]
     evidence = [{"source": source_id, "quote": text[start:end], "start": start, "end": end}]
+    codes = [code]
     year = int(text[start:start + 4])  # the year its sentence opens with: a stated year is one a quote gives
     if rng.random() < 0.5:
         s2, j2 = rng.choice(ctx.by_figures[0])
         src2, text2, spans2 = ctx.seeds[s2]
-        a, b, _ = spans2[j2]
+        a, b, _, code2, place2 = spans2[j2]
         a = a + rng.randint(0, max(0, (b - a) // 3))  # a slice, not always a whole sentence
         evidence.append({"source": src2, "quote": text2[a:b], "start": a, "end": b})
+        if two_regions and place2 in text2[a:b] and code2 != code:
+            codes.append(code2)
+    regions = [] if national else [ctx.region[c] for c in codes]
+    place_zh = "全国" if national else regions[0]["name_zh"]   # in names; a record's place only when local
+    place_en = "China" if national else regions[0]["name_en"]
+    quoted = "\n".join(e["quote"] for e in evidence)
+    # A kind the quotes name (campaign: 行动, fund: 基金, ...) or one that needs no word (policy, party-building).
+    kinds = [k for k in ctx.kinds if not ctx.kind_terms.get(k) or any(t in quoted for t in ctx.kind_terms[k])]
     metrics = []
     for ft, value, qualifier, unit_zh, unit_en in figs[:n_metrics]:
         counts_zh, counts_en = COUNTS[unit_zh]
-        metrics.append({"value": value, "unit": unit_en, "unit_zh": unit_zh, "qualifier": qualifier, "year": year,
+        metrics.append({"value": value, "unit": unit_en, "unit_zh": unit_zh, "qualifier": qualifier, "measure": "stock", "year": year,
                         "year_basis": "stated", "counts_zh": f"{topic[0]}{counts_zh}", "counts_en": f"{counts_en} ({topic[1]})",
                         "figure_text": ft})
     orgs = [{"name_zh": f"{place_zh}{o[0]}", "name_en": f"{place_en} {o[1]}"} for o in rng.sample(ORGS, rng.choice([0, 0, 1, 2]))]
@@ -175,20 +189,20 @@ def record(ctx: Context, i: int) -> dict:
         "id": rid,
         "name_zh": f"{place_zh}{topic[0]}{obj[0]}",
         "name_en": f"{place_en} {obj[1]} for {topic[1]}",
-        "kind": ctx.kinds[i % len(ctx.kinds)] if rng.random() < 0.5 else rng.choice(ctx.kinds),
+        "kind": kinds[i % len(kinds)] if rng.random() < 0.5 else rng.choice(kinds),
         "theme": rng.choice(ctx.themes),
         "scope": "national" if national else "local",
         "regions": [r["code"] for r in regions],
     }
-    if rng.random() < 0.3:
+    if not national and rng.random() < 0.3:
         rec["place_zh"], rec["place_en"] = place_zh, place_en
     basis = "reported" if year == 2025 and rng.random() < 0.5 else "stated"
     rec["year"], rec["year_basis"] = year, basis
     if basis == "stated" and rng.random() < 0.2:
         rec["date"] = f"{year}-{rng.randint(1, 12):02d}"
     aim2 = rng.choice(AIMS)
-    rec["summary_zh"] = (f"{place_zh}{verb[0]}{topic[0]}{obj[0]},{aim[0]}。"
-                         f"{rng.choice(ORGS)[0]}牵头,{aim2[0]},{year}年持续推进{rng.choice(TOPICS)[0]}工作。")
+    # Written from the quotes, as the build requires of every summary: the first quote after its year.
+    rec["summary_zh"] = evidence[0]["quote"].split("年,", 1)[-1]
     rec["summary_en"] = (f"{place_en} {verb[1]} a {obj[1]} for {topic[1]} to {aim[1]}. "
                          f"Led by the {rng.choice(ORGS)[1]}, it aims to {aim2[1]} and kept working on "
                          f"{rng.choice(TOPICS)[1]} in {year}.")
@@ -281,6 +295,9 @@ def write_root(out: Path, count: int, seed: int, jobs: int, fmt: str = "yaml") -
     for sid, text, _ in ctx.seeds:
         (out / "seeds" / f"{sid}.txt").write_bytes(text.encode("utf-8"))
     (out / "data" / "sources.yaml").write_text(sources_yaml(ctx), encoding="utf-8")
+    # A dataset of its own: a first release, with no previous one to compare with.
+    version = json.loads((REPO / "data" / "datapackage.json").read_text(encoding="utf-8"))["version"]
+    (out / "data" / "release.yaml").write_text(f'version: {version}\npublished: "2026-01-25"\nprevious: null\n', encoding="utf-8")
     (out / "scale.json").write_text(json.dumps({"count": count, "seed": seed, "format": fmt}) + "\n")
     folder = str(out / "data" / "initiatives")
     step = 5000 if fmt == "yaml" else 50_000
