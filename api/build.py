@@ -211,6 +211,10 @@ def served_datapackage(conn: sqlite3.Connection, ds: Dataset, version: str) -> d
                       "mediatype": "application/vnd.sqlite3", "title": "The whole dataset as one SQLite database",
                       "description": "Every table above with its foreign keys declared, plus the API's internal keys "
                                      "and indexes. metadata.json (next to it) labels it for Datasette."})
+    tiles = json.loads(ds.tiles)
+    resources.append({"name": "province-tiles", "type": "file", "path": "province-tiles.json", "format": "json",
+                      "mediatype": "application/json", "title": tiles["title"], "description": tiles["description"],
+                      "licenses": tiles["licenses"]})
     resources.append({"name": "datasette-metadata", "type": "file", "path": "metadata.json", "format": "json",
                       "mediatype": "application/json", "title": "Datasette metadata for socialwork.db",
                       "description": "datasette socialwork.db -m metadata.json shows the titles, labels and licence."})
@@ -296,6 +300,7 @@ def write_database(ds: Dataset, path: Path, version: str) -> dict:
         {"key": "schema_version", "value": str(SCHEMA_VERSION)},
         {"key": "built_from", "value": "data/"},
         {"key": "regions_as_of", "value": max(str(r["as_of"]) for r in ds.regions)},
+        {"key": "province_tiles", "value": ds.tiles},  # the map's layout, served as /downloads/province-tiles.json
     ], pk="key")
     # Counts are facts of the build: computed once here, never by a request scanning the tables.
     per = {key: Counter(f(r) for r in initiatives) for key, f in

@@ -56,9 +56,10 @@ DOWNLOADS = {d.name: d for d in [
     Download("socialwork.db", "application/vnd.sqlite3", "SQLite 数据库", "The whole dataset as one SQLite file"),
     Download("datapackage.json", "application/json", "数据包描述", "Frictionless Data Package descriptor of these files"),
     Download("metadata.json", "application/json", "Datasette 元数据", "Datasette metadata: datasette socialwork.db -m metadata.json"),
+    Download("province-tiles.json", "application/json", "省级瓦片图布局", "Our tile-grid layout of the provinces (the map), CC BY 4.0"),
 ]}
 TABLE_OF = {t.filename: t.table for t in queries.PUBLIC_TABLES.values()}
-META_FILES = {"datapackage.json": "datapackage", "metadata.json": "datasette_metadata"}
+META_FILES = {"datapackage.json": "datapackage", "metadata.json": "datasette_metadata", "province-tiles.json": "province_tiles"}
 BOM = {"1": True, "true": True, "0": False, "false": False}
 
 EXAMPLES = [
@@ -411,10 +412,9 @@ def source_text(source_id: str):
 TILE, GAP, PAD = 62, 4, 2
 
 
-@functools.lru_cache(maxsize=1)
-def tile_layout() -> dict:
-    """api/static/province-tiles.json: our own tile-grid layout (CC BY 4.0), one square per provincial-level division."""
-    return json.loads((HERE / "static" / "province-tiles.json").read_text(encoding="utf-8"))
+def tile_layout(conn) -> dict:
+    """data/province-tiles.json as the build stored it: our own tile-grid layout (CC BY 4.0), a square per province."""
+    return get_snapshot().memo(("province-tiles",), lambda: json.loads(queries.meta(conn)["province_tiles"]))
 
 
 def shade(count: int, most: int) -> int:
@@ -426,7 +426,7 @@ def shade(count: int, most: int) -> int:
 
 def province_map(conn, facets: dict) -> dict:
     """The tile grid as the template draws it: a square per province of the gazetteer, its count, its link; the national ones apart."""
-    layout = tile_layout()
+    layout = tile_layout(conn)
     provinces = {r["code"]: r for r in queries.provinces(conn)}
     most = max((r["initiative_count"] for r in provinces.values()), default=0)
     tiles = []

@@ -323,6 +323,7 @@ class Dataset:
     aliases: list[dict]
     initiatives: list[dict] = field(default_factory=list)
     datapackage: str = ""
+    tiles: str = ""   # data/province-tiles.json as it is: the map's layout, served whole
     digest: str = ""
     release: "Release | None" = None  # data/release.yaml with the changes computed against the previous release  # sha256 of every input file's path and bytes: the basis of the dataset version
 
@@ -488,7 +489,35 @@ def load_reference(root: Path, problems: list[str]) -> Dataset:
     sources, seeds = load_sources(root, problems)
     kinds, themes = load_vocabularies(root, seeds, problems)
     regions, aliases = load_gazetteer(root, problems)
-    return Dataset(sources, seeds, kinds, themes, regions, aliases, datapackage=load_datapackage(root, problems))
+    return Dataset(sources, seeds, kinds, themes, regions, aliases, datapackage=load_datapackage(root, problems),
+                   tiles=load_tiles(root, {r["code"] for r in regions}, problems))
+
+
+def load_tiles(root: Path, codes: set[str], problems: list[str]) -> str:
+    """data/province-tiles.json as text: a licence, and tiles of a provincial-level code at a grid square each."""
+    rel = "data/province-tiles.json"
+    try:
+        text = (root / rel).read_text(encoding="utf-8")
+        layout = json.loads(text)
+        tiles, licences = layout["tiles"], layout["licenses"]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        problems.append(f"{rel}: cannot be read as a JSON object with tiles and licenses: {exc}")
+        return ""
+    if not licences:
+        problems.append(f"{rel}: licenses: the layout needs its licence")
+    seen: dict = {}
+    for i, t in enumerate(tiles):
+        if not (isinstance(t, dict) and isinstance(t.get("col"), int) and isinstance(t.get("row"), int)
+                and isinstance(t.get("code"), str) and t["code"].endswith("0000")):
+            problems.append(f"{rel}: tiles[{i}]: needs a provincial-level code (..0000) and integer col and row")
+            continue
+        if (t["col"], t["row"]) in seen:
+            problems.append(f"{rel}: tiles[{i}]: {t['code']} is on the square of {seen[(t['col'], t['row'])]}")
+        seen[(t["col"], t["row"])] = t["code"]
+    missing = sorted(c for c in codes if c.endswith("0000") and c not in {t.get("code") for t in tiles if isinstance(t, dict)})
+    if missing:
+        problems.append(f"{rel}: tiles: no square for {', '.join(missing)}")
+    return text
 
 
 def iter_records(root: Path, problems: list[str]) -> Iterator[tuple[str, object, str | None]]:

@@ -145,6 +145,10 @@ BROKEN = [
     ("csv schema off the header", _csv_fields("region-aliases", ALIASES[:2] + ALIASES[3:]),
      "data/datapackage.json: region-aliases: schema.fields: code, successor_code, retired, note are not the columns of "
      "region_aliases.csv (code, successor_code, name_zh, retired, note)", PACKAGE),
+    ("map layout without Beijing", lambda t: t.update(tiles=[x for x in t["tiles"] if x["code"] != "110000"]),
+     "data/province-tiles.json: tiles: no square for 110000", "province-tiles.json"),
+    ("two tiles on one square", lambda t: t["tiles"][1].update(col=t["tiles"][0]["col"], row=t["tiles"][0]["row"]),
+     "data/province-tiles.json: tiles[1]: 150000 is on the square of 230000", "province-tiles.json"),
     ("created a date only", lambda p: p.update(created="2026-11-29"),
      "data/datapackage.json: created: '2026-11-29' is not an RFC 3339 datetime (e.g. 2026-11-29T00:00:00Z)", PACKAGE),
 ]

@@ -396,7 +396,9 @@ def test_the_map_shows_the_national_initiatives_apart(client):
 
 
 def test_the_tile_layout_is_ours_under_cc_by_and_covers_the_gazetteer(client):
-    layout = json.loads(get(client, "/static/province-tiles.json").get_data())
+    layout = json.loads(get(client, "/downloads/province-tiles.json").get_data())
+    package = api(client, "/downloads/datapackage.json")
+    assert next(r for r in package["resources"] if r["path"] == "province-tiles.json")["licenses"] == layout["licenses"]
     assert layout["licenses"][0]["name"] == "CC-BY-4.0"
     positions = [(t["col"], t["row"]) for t in layout["tiles"]]
     assert len(positions) == len(set(positions)), "two tiles in one square"

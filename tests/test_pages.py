@@ -321,7 +321,7 @@ def test_the_download_list(client, url):
     assert (resp.status_code, resp.mimetype) == (200, "application/json")
     listed = resp.get_json()["data"]
     assert sorted(d["name"] for d in listed) == sorted([t[0] for t in CSV_TABLES] + ["socialwork.db", "datapackage.json",
-                                                                                   "metadata.json"])
+                                                                                   "metadata.json", "province-tiles.json"])
     for d in listed:
         file = fetch(client, d["url"], "HEAD")
         assert file.status_code == 200, d

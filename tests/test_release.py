@@ -243,3 +243,14 @@ def test_the_landing_page_lists_the_release_s_changelog(client):
     assert [rid for _, rid in rows] == [c["initiative_id"] for c in changes]
     assert "What changed in release 1.1.0" in body and 'href="/api/v1/changelog"' in body
     assert "new fields: former_ids, metrics[].measure, outside_facts, people, regions_complete." in body
+
+
+def test_the_current_release_s_manifest_is_the_records_as_they_are():
+    """data/releases/<version>.json is what the next release compares with: it must be the records now, field for field."""
+    version = RELEASE["version"]
+    stored = json.loads((ROOT / "data" / "releases" / f"{version}.json").read_text(encoding="utf-8"))
+    current = release.manifest(_records(), InitiativeSchema(), version)
+    assert (stored["release"], stored["fields"]) == (version, current["fields"])
+    changed = sorted(rid for rid in set(stored["records"]) | set(current["records"])
+                     if stored["records"].get(rid) != current["records"].get(rid))
+    assert changed == [], f"records changed since the manifest was written: run .venv/bin/python -m api.release data/releases/{version}.json"
