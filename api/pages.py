@@ -371,14 +371,20 @@ def initiative_page(initiative_id: str):
 HTML_ALTERNATES["initiatives.get_initiative"] = lambda values: f"/initiatives/{values['initiative_id']}"
 
 
-@site.get("/sources/<string:source_id>")
-def source_page(source_id: str):
-    """The source as published, every quoted span marked and linked to the records that quote it."""
+def _source(source_id: str):
+    """The request's connection and the source named in the path (no query arguments are taken), or a 404."""
     schemas.parse(NO_ARGS, request.args)
     conn = get_db()
     source = next((s for s in facts(conn)["sources"] if s["id"] == source_id), None)
     if source is None:
         raise Problem(404, "not-found", f"There is no source with id {source_id[:ID_MAX]!r}.")
+    return conn, source
+
+
+@site.get("/sources/<string:source_id>")
+def source_page(source_id: str):
+    """The source as published, every quoted span marked and linked to the records that quote it."""
+    conn, source = _source(source_id)
     text, paragraphs = article.load(source)
     quotes = queries.evidence_in_source(conn, source_id)
     spans = [article.Span(q["start"], q["end"], q) for q in quotes]
@@ -393,11 +399,7 @@ def source_page(source_id: str):
 @site.get("/sources/<string:source_id>.txt")
 def source_text(source_id: str):
     """The source's text, byte for byte as the dataset's offsets count it, with its sha256 (RFC 9530 Repr-Digest)."""
-    schemas.parse(NO_ARGS, request.args)
-    conn = get_db()
-    source = next((s for s in facts(conn)["sources"] if s["id"] == source_id), None)
-    if source is None:
-        raise Problem(404, "not-found", f"There is no source with id {source_id[:ID_MAX]!r}.")
+    conn, source = _source(source_id)
     text, _ = article.load(source)
     resp = Response(text.encode("utf-8"), mimetype="text/plain")
     resp.headers["Content-Type"] = "text/plain; charset=utf-8"
