@@ -593,6 +593,9 @@ class RecordChecker:
                 out.append(f"{prefix}: {fld}: {line}")
         if "place_zh" in rec:
             out.extend(f"{prefix}: place_zh: {line}" for line in unquoted_claims(rec["place_zh"], quotes, zh=True))
+        for i, org in enumerate(rec["organisations"]):
+            if org["name_zh"] not in quotes:
+                out.append(f"{prefix}: organisations[{i}]: {org['name_zh']!r} is in none of the record's quotes")
         for i, person in enumerate(rec["people"]):
             for text in (person["name_zh"], *(r["zh"] for r in person["roles"])):
                 if text not in quotes:

@@ -115,6 +115,8 @@ BROKEN = [
      f"{AT}: summary_en: the number(s) 99 are in none of the record's quotes"),
     ("person no quote names", lambda r: r.update(people=[{"name_zh": "张三", "name_en": "Zhang San", "roles": [{"zh": "热线", "en": "hotline"}]}]),
      f"{AT}: people[0]: '张三' is in none of the record's quotes"),
+    ("organisation no quote names", lambda r: r.update(organisations=[{"name_zh": "北京市民政局", "name_en": "Beijing Civil Affairs Bureau"}]),
+     f"{AT}: organisations[0]: '北京市民政局' is in none of the record's quotes"),
     ("person without a role", lambda r: r.update(people=[{"name_zh": "北京", "name_en": "Beijing", "roles": []}]),
      f"{AT}: people[0].roles: Shorter than minimum length 1."),
     ("other places no quote says", lambda r: r.update(regions_complete=False),
