@@ -26,6 +26,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import generate  # noqa: E402
 
 
+def with_defaults(rec: dict) -> dict:
+    """The fields the generator leaves out, as InitiativeSchema.load fills them in (their load_default)."""
+    for key, default in (("regions_complete", True), ("people", list), ("outside_facts", list), ("former_ids", list)):
+        if key not in rec:
+            rec[key] = default() if callable(default) else default
+    return rec
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("root", type=Path)
@@ -37,6 +45,7 @@ def main(argv=None):
         profile_build.instrument()
 
     from api import build, validate
+    from api.release import load_release
 
     spec = json.loads((a.root / "scale.json").read_text())
     problems: list[str] = []
@@ -45,7 +54,11 @@ def main(argv=None):
         sys.exit("\n".join(problems))
     t0 = time.perf_counter()
     ctx = generate.Context(spec["seed"])
-    ds.initiatives = [generate.record(ctx, i) for i in range(spec["count"])]
+    ds.initiatives = [with_defaults(generate.record(ctx, i)) for i in range(spec["count"])]
+    # data/release.yaml and its changelog, as load_dataset computes them once the records are in
+    ds.release = load_release(a.root, ds.initiatives, validate.InitiativeSchema(), problems, validate.read_yaml)
+    if problems:
+        sys.exit("\n".join(problems))
     t_gen = time.perf_counter() - t0
     ds.digest = validate.dataset_digest(a.root, ds)   # the files the records were written to: the real build's version
     version = build.dataset_version(ds)
