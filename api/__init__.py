@@ -66,17 +66,30 @@ def create_app(test_config: dict | None = None) -> Flask:
               help="Project root holding data/ and seeds/.")
 @click.option("--db", "target", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the database (default: $SOCIALWORK_DB or var/socialwork.db).")
-def build_command(root: Path, target: Path | None):
-    """Validate data/ and build the SQLite database atomically."""
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Processes that read and check records while this one writes (default: one per core for a "
+                   "large input, none for a small one).")
+def build_command(root: Path, target: Path | None, workers: int | None):
+    """Validate data/ and build the SQLite database atomically.
+
+    On a terminal the build shows its progress on stderr (records read, checked and written; elapsed and
+    estimated time) and a summary line; in CI (CI=true) and pipes only the JSON report, on stdout.
+    """
     from .build import build
+    from .stream import Progress
     from .validate import DataError
 
     target = target or Path(os.environ.get("SOCIALWORK_DB", str(DEFAULT_DB)))
+    progress = Progress(Progress.wanted(sys.stderr))
     try:
-        report = build(root, target)
+        report = build(root, target, progress=progress, workers=workers)
     except DataError as err:
+        progress.finish(f"build failed after {progress.elapsed()}")
         click.echo(f"build failed: {len(err.problems)} problem(s) in data/; {target} was not changed", err=True)
         for line in err.problems:
             click.echo(f"  {line}", err=True)
         sys.exit(1)
+    size = target.stat().st_size
+    progress.finish(f"built {report['initiatives']:,} records in {progress.elapsed()}: {target} "
+                    f"({size / 1e6:,.1f} MB, version {report['version']})")
     click.echo(json.dumps(report, ensure_ascii=False, indent=2))

@@ -48,9 +48,11 @@ def _type(fld) -> str:
     return next((name for cls, name in _TYPES if isinstance(fld, cls)), "any")
 
 
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str, separators=(",", ":")).encode
+
+
 def _digest(value) -> str:
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+    return hashlib.sha256(_CANONICAL(value).encode()).hexdigest()[:12]
 
 
 def manifest(records: list[dict], schema: Schema, version: str, note: str = "") -> dict:
@@ -70,10 +72,12 @@ class Release:
     fields_added: list[str] = field(default_factory=list)
     fields_removed: list[str] = field(default_factory=list)
     fields_retyped: list[str] = field(default_factory=list)
-    changes: list[dict] = field(default_factory=list)  # {change, initiative_id, previous_id, fields, reason}
+    changes: list[dict] = field(default_factory=list)  # {change, initiative_id, previous_id, fields, reason}; load_release only
+    counted: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CHANGES, 0))  # changes of each kind
+    reasons: dict[str, str] = field(default_factory=dict, repr=False)  # data/release.yaml's, by record id
 
     def counts(self) -> dict[str, int]:
-        return {c: sum(1 for e in self.changes if e["change"] == c) for c in CHANGES}
+        return dict(self.counted)
 
 
 def bump(version: str, level: str) -> str:
@@ -81,8 +85,8 @@ def bump(version: str, level: str) -> str:
     return {"major": f"{major + 1}.0.0", "minor": f"{major}.{minor + 1}.0", "patch": f"{major}.{minor}.{patch + 1}"}[level]
 
 
-def load_release(root: Path, records: list[dict], schema: Schema, problems: list[str], read_yaml) -> Release | None:
-    """data/release.yaml checked against the records and the previous manifest; None when it cannot be read."""
+def read_release(root: Path, problems: list[str], read_yaml) -> Release | None:
+    """data/release.yaml: the version, its date, the previous release and the reasons; None when it cannot be read."""
     doc = read_yaml(root / RELEASE_FILE, problems)
     if doc is None:
         return None
@@ -93,20 +97,132 @@ def load_release(root: Path, records: list[dict], schema: Schema, problems: list
     release = Release(str(doc["version"]), str(doc.get("published", "")), str(previous) if previous else None)
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", release.published):
         problems.append(f"{RELEASE_FILE}: published: must be a date YYYY-MM-DD")
-    reasons = _reasons(doc.get("reasons") or [], problems)
-    if release.previous is None:
-        release.changes = [{"change": "added", "initiative_id": r["id"], "previous_id": None, "fields": [],
-                            "reason": reasons.pop(r["id"], "first release")} for r in sorted(records, key=lambda r: r["id"])]
-        _unused(reasons, problems)
-        return release
-    path = root / MANIFESTS / f"{release.previous}.json"
-    try:
-        before = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        problems.append(f"{RELEASE_FILE}: previous: the manifest of {release.previous} ({MANIFESTS}/{release.previous}.json) "
-                        f"cannot be read: {exc}")
-        return release
-    _diff(release, before, records, schema, reasons, problems)
+    release.reasons = _reasons(doc.get("reasons") or [], problems)
+    return release
+
+
+def digests(record: dict) -> dict[str, str]:
+    """A record's per-field digests, as a manifest holds them."""
+    return {k: _digest(v) for k, v in record.items()}
+
+
+class Changes:
+    """The changelog of a release, computed one record at a time, so that no release needs its records in memory.
+
+    add() each record in id order (its digests, digests(record), are needed only when there is a previous
+    release: needs_digests); then finish(is_current). Each change goes to emit(change, initiative_id,
+    previous_id, fields, reason) as soon as it is known; the problems (a change without a reason, a reason for nothing, a version that does not
+    match) are appended in the order load_release has always given them. old keeps the previous manifest's
+    records: a dict here, a table in the build (api/build.py), filled by put(id, digests) as the manifest is read.
+    """
+
+    def __init__(self, root: Path, release: Release, schema: Schema, problems: list[str], emit, old=None):
+        self.release, self.problems, self.emit = release, problems, emit
+        self.old = _Records() if old is None else old
+        self.reasons = release.reasons
+        self.renamed_from: set[str] = set()       # old ids some record lists in former_ids
+        self.active = True
+        self.needs_digests = release.previous is not None
+        if release.previous is None:
+            return
+        path = root / MANIFESTS / f"{release.previous}.json"
+        try:
+            header = read_manifest(path, self.old.__setitem__)
+        except (OSError, ValueError) as exc:
+            problems.append(f"{RELEASE_FILE}: previous: the manifest of {release.previous} ({MANIFESTS}/{release.previous}.json) "
+                            f"cannot be read: {exc}")
+            self.active = False
+            return
+        types, old_types = field_types(schema), header.get("fields", {})
+        release.fields_added = sorted(set(types) - set(old_types))
+        release.fields_removed = sorted(set(old_types) - set(types))
+        release.fields_retyped = sorted(f for f in set(types) & set(old_types) if types[f] != old_types[f])
+        self.defaults = _defaults(schema, set(types) - set(old_types))
+
+    def _change(self, change: str, rid: str, previous_id: str | None, fields: list[str]):
+        if self.release.previous is None:
+            reason = self.reasons.pop(rid, "first release")
+        else:
+            if rid not in self.reasons:
+                self.problems.append(f"{RELEASE_FILE}: reasons: {rid} was {change} since {self.release.previous} "
+                                     f"({', '.join(fields) or 'the whole record'}) and needs a one-line reason")
+            reason = self.reasons.pop(rid, "")
+        self.release.counted[change] += 1
+        self.emit(change, rid, previous_id, fields, reason)
+
+    def add(self, rid: str, now: dict[str, str] | None, former_ids: list[str]):
+        if not self.active:
+            return
+        if self.release.previous is None:
+            self._change("added", rid, None, [])
+            return
+        # Its id in the previous release: its own, or the first of its former ids the previous release had.
+        renamed = [o for o in former_ids if o in self.old]
+        self.renamed_from.update(renamed)
+        previous_id = rid if rid in self.old else (renamed[0] if renamed else None)
+        if previous_id is None:
+            self._change("added", rid, None, [])
+            return
+        was = self.old[previous_id]
+        changed = sorted(k for k in set(now) | set(was)
+                         if k != "id" and now.get(k) != was.get(k) and not (k not in was and now[k] == self.defaults.get(k)))
+        change = "renamed" if previous_id != rid else "changed"
+        if changed or change == "renamed":
+            self._change(change, rid, previous_id, changed)
+
+    def add_all_first(self, count: int, is_current) -> dict[str, str]:
+        """For a first release, in place of add() for each record: count records, all added, and the reasons given
+        for those of them that have one (by id). The caller writes the changes, each with its reason or
+        'first release'; finish() then reports the reasons for no record."""
+        self.release.counted["added"] += count
+        return {rid: self.reasons.pop(rid) for rid in list(self.reasons) if is_current(rid)}
+
+    def finish(self, is_current):
+        """The records of the previous release no record is or redirects from, then the reasons and the version."""
+        if not self.active:
+            return
+        release = self.release
+        if release.previous is not None:
+            for old in self.old.ordered():
+                if not is_current(old) and old not in self.renamed_from:
+                    self._change("removed", old, old, [])
+        _unused(self.reasons, self.problems)
+        if release.previous is None:
+            return
+        counted = release.counted
+        release.level = ("major" if release.fields_removed or release.fields_retyped or counted["removed"]
+                         else "minor" if release.fields_added or counted["added"]
+                         else "patch" if any(counted.values()) else None)
+        expected = bump(release.previous, release.level) if release.level else release.previous
+        if release.version != expected:
+            why = {"major": "a field removed or retyped, or a record removed with no redirect",
+                   "minor": "records or fields added", "patch": "corrections to existing records only",
+                   None: "nothing changed"}[release.level]
+            self.problems.append(f"{RELEASE_FILE}: version: {release.version}, but the changes since {release.previous} make it "
+                                 f"{expected} ({(release.level or 'no change').upper()}: {why})")
+
+
+class _Records(dict):
+    """The previous manifest's records in memory: id -> digests."""
+
+    def ordered(self):
+        return sorted(self)
+
+
+def load_release(root: Path, records: list[dict], schema: Schema, problems: list[str], read_yaml) -> Release | None:
+    """data/release.yaml checked against the records and the previous manifest, with release.changes; None when it
+    cannot be read. The same computation as the build's (Changes), on records in memory."""
+    release = read_release(root, problems, read_yaml)
+    if release is None:
+        return None
+    def emit(change, rid, previous_id, fields, reason):
+        release.changes.append({"change": change, "initiative_id": rid, "previous_id": previous_id, "fields": fields,
+                                "reason": reason})
+    changes = Changes(root, release, schema, problems, emit)
+    for r in sorted(records, key=lambda r: r["id"]):
+        changes.add(r["id"], digests(r) if changes.needs_digests else None, r.get("former_ids", []))
+    ids = {r["id"] for r in records}
+    changes.finish(ids.__contains__)
     return release
 
 
@@ -129,51 +245,6 @@ def _unused(reasons: dict[str, str], problems: list[str]):
         problems.append(f"{RELEASE_FILE}: reasons: {rid} did not change in this release (or is not a record id)")
 
 
-def _diff(release: Release, before: dict, records: list[dict], schema: Schema, reasons: dict[str, str], problems):
-    types = field_types(schema)
-    old_types, old_records = before.get("fields", {}), before.get("records", {})
-    release.fields_added = sorted(set(types) - set(old_types))
-    release.fields_removed = sorted(set(old_types) - set(types))
-    release.fields_retyped = sorted(f for f in set(types) & set(old_types) if types[f] != old_types[f])
-    defaults = _defaults(schema, set(types) - set(old_types))
-    renamed_from = {old: r["id"] for r in records for old in r.get("former_ids", []) if old in old_records}
-    changes = []
-    for r in sorted(records, key=lambda r: r["id"]):
-        previous_id = r["id"] if r["id"] in old_records else next((o for o, n in renamed_from.items() if n == r["id"]), None)
-        now = {k: _digest(v) for k, v in r.items()}
-        if previous_id is None:
-            changes.append({"change": "added", "initiative_id": r["id"], "previous_id": None, "fields": []})
-            continue
-        was = old_records[previous_id]
-        changed = sorted(k for k in set(now) | set(was)
-                         if k != "id" and now.get(k) != was.get(k) and not (k not in was and now[k] == defaults.get(k)))
-        change = "renamed" if previous_id != r["id"] else "changed"
-        if changed or change == "renamed":
-            changes.append({"change": change, "initiative_id": r["id"], "previous_id": previous_id, "fields": changed})
-    current = {r["id"] for r in records}
-    for old in sorted(set(old_records) - current - set(renamed_from)):
-        changes.append({"change": "removed", "initiative_id": old, "previous_id": old, "fields": []})
-    for c in changes:
-        key = c["initiative_id"]
-        if key not in reasons:
-            problems.append(f"{RELEASE_FILE}: reasons: {key} was {c['change']} since {release.previous} "
-                            f"({', '.join(c['fields']) or 'the whole record'}) and needs a one-line reason")
-        c["reason"] = reasons.pop(key, "")
-    _unused(reasons, problems)
-    release.changes = changes
-    kinds = {c["change"] for c in changes}
-    release.level = ("major" if release.fields_removed or release.fields_retyped or "removed" in kinds
-                     else "minor" if release.fields_added or "added" in kinds
-                     else "patch" if changes else None)
-    expected = bump(release.previous, release.level) if release.level else release.previous
-    if release.version != expected:
-        why = {"major": "a field removed or retyped, or a record removed with no redirect",
-               "minor": "records or fields added", "patch": "corrections to existing records only",
-               None: "nothing changed"}[release.level]
-        problems.append(f"{RELEASE_FILE}: version: {release.version}, but the changes since {release.previous} make it "
-                        f"{expected} ({(release.level or 'no change').upper()}: {why})")
-
-
 def _defaults(schema: Schema, new_fields: set[str]) -> dict[str, str]:
     """A field new in this release counts as a change of a record only where its value is not the field's default."""
     out = {}
@@ -182,6 +253,74 @@ def _defaults(schema: Schema, new_fields: set[str]) -> dict[str, str]:
             default = fld.load_default() if callable(fld.load_default) else fld.load_default
             out[name] = _digest(default)
     return out
+
+
+def read_manifest(path: Path, put) -> dict:
+    """A manifest's fields and note, with put(id, digests) called for each record as it is read: a manifest of
+    a million records is read in constant memory. ValueError when it is not a JSON object."""
+    decoder = json.JSONDecoder()
+    with path.open(encoding="utf-8") as fh:
+        reader = _JsonReader(fh, decoder)
+        header = {}
+        reader.expect("{")
+        while reader.peek() != "}":
+            key = reader.value()
+            reader.expect(":")
+            if key == "records":
+                reader.expect("{")
+                while reader.peek() != "}":
+                    rid = reader.value()
+                    reader.expect(":")
+                    put(rid, reader.value())
+                    if reader.peek() == ",":
+                        reader.expect(",")
+                reader.expect("}")
+            else:
+                header[key] = reader.value()
+            if reader.peek() == ",":
+                reader.expect(",")
+        reader.expect("}")
+        if reader.peek() != "":
+            raise ValueError(f"{path.name}: extra data after the manifest")
+    return header
+
+
+class _JsonReader:
+    """Just enough of an incremental JSON reader for read_manifest: values are decoded one at a time from a buffer."""
+
+    def __init__(self, fh, decoder):
+        self.fh, self.decoder, self.buf, self.pos, self.eof = fh, decoder, "", 0, False
+
+    def _more(self) -> bool:
+        chunk = "" if self.eof else self.fh.read(1 << 20)
+        self.eof = not chunk
+        self.buf, self.pos = self.buf[self.pos:] + chunk, 0
+        return bool(chunk)
+
+    def peek(self) -> str:
+        while True:
+            while self.pos < len(self.buf) and self.buf[self.pos] in " \t\r\n":
+                self.pos += 1
+            if self.pos < len(self.buf) or not self._more():
+                return self.buf[self.pos:self.pos + 1]
+
+    def expect(self, char: str):
+        if self.peek() != char:
+            raise ValueError(f"expected {char!r} at {self.buf[self.pos:self.pos + 20]!r}")
+        self.pos += 1
+
+    def value(self):
+        self.peek()
+        while True:
+            try:
+                value, end = self.decoder.raw_decode(self.buf, self.pos)
+                if end < len(self.buf) or self.eof:   # a number could go on in the next chunk
+                    self.pos = end
+                    return value
+            except ValueError:
+                if self.eof:
+                    raise
+            self._more()
 
 
 def write_manifest(root: Path, target: Path) -> dict:

@@ -5,10 +5,11 @@
 The records come from generate.record() (the generator is deterministic, so they are the ones the YAML
 files hold); the vocabularies, gazetteer and sources are read and validated by api.validate.load_reference
 as usual, and the version is api.validate.dataset_digest of the root's files, as in the build; the database
-is written by api.build.dataset_version + api.build.write_database, unchanged. So the file is what
-`flask --app api build --data ROOT` writes (check: the same `version`), minus the cost of parsing and
-validating the YAML, which profile_build.py measures separately. Used to get a 1M-record
-database for bench/scale/run.py while the YAML path is too slow for the target.
+is written by api.build.dataset_version + api.build.write_database (the build's Writer, fed from memory
+instead of from the checking workers). So the file is what `flask --app api build --data ROOT` writes
+(check: the same `version`), minus the cost of parsing and validating the records, which profile_build.py
+measures separately. The real build of a JSON Lines root is now as fast (docs/PERFORMANCE.md, "Build");
+this stays for YAML roots, whose parsing is the slow part.
 """
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ def main(argv=None):
     t_ver = time.perf_counter() - t0 - t_gen
     tmp = a.db.with_name(a.db.name + ".tmp")
     tmp.unlink(missing_ok=True)
-    counts = build.write_database(ds, tmp, version)
+    counts = build.write_database(ds, tmp, version, root=a.root)   # the changelog of the root's data/release.yaml
     os.replace(tmp, a.db)
     t_total = time.perf_counter() - t0
     report = {"version": version, "path": str(a.db), **counts, "db_bytes": a.db.stat().st_size,

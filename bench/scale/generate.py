@@ -103,23 +103,25 @@ def _figure(rng: random.Random) -> tuple[str, float | int, str, str, str]:
 
 
 def make_seed(k: int, seed: int, places: list[tuple[str, str]]) -> tuple[str, list[tuple[int, int, list, str, str]]]:
-    """A synthetic seed text and its sentences as (start, end, figures, region code, region name) in code points.
+    """A synthetic seed text and its sentences as (start, end, figures, region code, region name, organisation)
+    in code points.
 
-    Each sentence names one division of the gazetteer (places: (code, name_zh)); a record quoting it is coded
-    there, as the build requires (a record's regions are named in its quotes)."""
+    Each sentence names one division of the gazetteer (places: (code, name_zh)) and one of its organisations;
+    a record quoting it is coded there and may name that organisation, as the build requires (a record's
+    regions and organisations are named in its quotes)."""
     rng = random.Random(f"seed-{seed}-{k}")
     parts, spans, pos = [f"合成资料第{k + 1}号(用于规模测试,内容为随机生成)\n"], [], 0
     pos = len(parts[0])
     for _ in range(SENTENCES_PER_SEED):
-        (code, place), topic, obj, verb, aim = (rng.choice(places), rng.choice(TOPICS), rng.choice(OBJECTS),
-                                                 rng.choice(VERBS), rng.choice(AIMS))
+        (code, place), topic, obj, verb, aim, org = (rng.choice(places), rng.choice(TOPICS), rng.choice(OBJECTS),
+                                                      rng.choice(VERBS), rng.choice(AIMS), rng.choice(ORGS))
         year = rng.randint(2015, 2025)
         figs = [_figure(rng) for _ in range(rng.choice([0, 1, 1, 2, 3]))]
-        text = f"{year}年,{place}围绕{topic[0]}{verb[0]}{obj[0]},{aim[0]}"
+        text = f"{year}年,{place}{org[0]}围绕{topic[0]}{verb[0]}{obj[0]},{aim[0]}"
         for j, (ft, *_rest) in enumerate(figs):
             text += ("," if j else ",累计") + rng.choice(["覆盖", "服务", "达到", "投入", "受理"]) + ft
         text += "。"
-        spans.append((pos, pos + len(text), figs, code, place))
+        spans.append((pos, pos + len(text), figs, code, place, org))
         parts.append(text)
         pos += len(text)
         if rng.random() < 0.08:
@@ -159,14 +161,14 @@ def record(ctx: Context, i: int) -> dict:
     n_metrics = rng.choice([0, 0, 1, 1, 2, 3])
     s, j = rng.choice(ctx.by_figures[n_metrics])
     source_id, text, spans = ctx.seeds[s]
-    start, end, figs, code, _ = spans[j]
+    start, end, figs, code, _, org = spans[j]
     evidence = [{"source": source_id, "quote": text[start:end], "start": start, "end": end}]
     codes = [code]
     year = int(text[start:start + 4])  # the year its sentence opens with: a stated year is one a quote gives
     if rng.random() < 0.5:
         s2, j2 = rng.choice(ctx.by_figures[0])
         src2, text2, spans2 = ctx.seeds[s2]
-        a, b, _, code2, place2 = spans2[j2]
+        a, b, _, code2, place2, _ = spans2[j2]
         a = a + rng.randint(0, max(0, (b - a) // 3))  # a slice, not always a whole sentence
         evidence.append({"source": src2, "quote": text2[a:b], "start": a, "end": b})
         if two_regions and place2 in text2[a:b] and code2 != code:
@@ -183,7 +185,8 @@ def record(ctx: Context, i: int) -> dict:
         metrics.append({"value": value, "unit": unit_en, "unit_zh": unit_zh, "qualifier": qualifier, "measure": "stock", "year": year,
                         "year_basis": "stated", "counts_zh": f"{topic[0]}{counts_zh}", "counts_en": f"{counts_en} ({topic[1]})",
                         "figure_text": ft})
-    orgs = [{"name_zh": f"{place_zh}{o[0]}", "name_en": f"{place_en} {o[1]}"} for o in rng.sample(ORGS, rng.choice([0, 0, 1, 2]))]
+    # The organisation its first quote names, for half of the local records (a national one's quote names a place).
+    orgs = [{"name_zh": f"{place_zh}{org[0]}", "name_en": f"{place_en} {org[1]}"}] if not national and rng.random() < 0.5 else []
     rid = f"{slugify(place_en)[:40].strip('-')}-{topic[2]}-{obj[2]}-{i:07d}"
     rec = {
         "id": rid,

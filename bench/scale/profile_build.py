@@ -20,6 +20,7 @@ import resource
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import types
 from pathlib import Path
@@ -118,7 +119,7 @@ def run_phases(root: Path, db: Path) -> dict:
     if db.exists():
         db.unlink()
     t2, c2 = time.perf_counter(), time.process_time()
-    counts = build.write_database(ds, db, version)
+    counts = build.write_database(ds, db, version, root=root)
     out["write_database"], cpu["write_database"] = time.perf_counter() - t2, time.process_time() - c2
     out["total"], cpu["total"] = time.perf_counter() - t0, time.process_time() - c0
     out["cpu"] = {k: round(v, 1) for k, v in cpu.items()}
@@ -127,20 +128,79 @@ def run_phases(root: Path, db: Path) -> dict:
     return out
 
 
-def run_command(root: Path, db: Path) -> dict:
-    cmd = [str(REPO / ".venv" / "bin" / "flask"), "--app", "api", "build", "--data", str(root), "--db", str(db)]
+def _tree_rss(root_pid: int) -> tuple[int, int]:
+    """(sum, largest) resident set of a process and all its descendants, in bytes, from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as fh:
+                stat = fh.read()
+            fields = stat[stat.rindex(")") + 2:].split()
+            pid, ppid, pages = int(entry.name), int(fields[1]), int(fields[21])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(pid)
+        rss[pid] = pages * os.sysconf("SC_PAGE_SIZE")
+    total = largest = 0
+    todo = [root_pid]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        largest = max(largest, rss.get(pid, 0))
+        todo.extend(children.get(pid, ()))
+    return total, largest
+
+
+class RssSampler(threading.Thread):
+    """The peak resident memory of a process tree (the build and its workers), sampled every 0.2 s."""
+
+    def __init__(self, pid: int, every: float = 0.2):
+        super().__init__(daemon=True)
+        self.pid, self.every, self.peak_sum, self.peak_one = pid, every, 0, 0
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            total, largest = _tree_rss(self.pid)
+            self.peak_sum, self.peak_one = max(self.peak_sum, total), max(self.peak_one, largest)
+            self.done.wait(self.every)
+
+
+def run_command(root: Path, db: Path, extra: list[str] | None = None) -> dict:
+    cmd = [str(REPO / ".venv" / "bin" / "flask"), "--app", "api", "build", "--data", str(root), "--db", str(db), *(extra or [])]
+    timed = Path("/usr/bin/time").exists()
+    if timed:   # GNU time's own report as well: its "Maximum resident set size" is the largest single process
+        cmd = ["/usr/bin/time", "-v", *cmd]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sampler = RssSampler(proc.pid)
+    sampler.start()
+    stdout, stderr = proc.communicate()
     seconds = time.perf_counter() - t0
+    sampler.done.set()
+    sampler.join()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode:
-        sys.exit(f"build failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    report = json.loads(proc.stdout)
+        sys.exit(f"build failed ({proc.returncode}):\n{stderr[-3000:]}")
+    report = json.loads(stdout)
+    gnu_time = {}
+    if timed:
+        for line in stderr.splitlines():
+            key, _, value = line.strip().partition(": ")
+            if key in ("Maximum resident set size (kbytes)", "Elapsed (wall clock) time (h:mm:ss or m:ss)",
+                       "User time (seconds)", "System time (seconds)", "Percent of CPU this job got"):
+                gnu_time[key] = value
     # CPU seconds too: on a shared machine the wall clock also counts time spent waiting for a core.
+    # max_rss_mb is the largest single process (getrusage, as /usr/bin/time -v reports it); peak_tree_rss_mb is
+    # the peak of the sum over the build and its worker processes, sampled from /proc every 0.2 s.
     return {"command": " ".join(cmd), "seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1),
-            "max_rss_mb": round(after.ru_maxrss / 1024), "report": report, "db_bytes": db.stat().st_size}
+            "max_rss_mb": round(after.ru_maxrss / 1024), "peak_tree_rss_mb": round(sampler.peak_sum / 2**20),
+            "gnu_time": gnu_time, "report": report, "db_bytes": db.stat().st_size}
 
 
 def main(argv=None):
@@ -152,8 +212,9 @@ def main(argv=None):
     result = {"root": str(a.root), "initiative_files": sum(1 for _ in os.scandir(a.root / "data" / "initiatives"))}
     if a.mode in ("command", "both"):
         result["command"] = run_command(a.root, a.db)
-        print(f"build command: {result['command']['seconds']} s wall, {result['command']['cpu_seconds']} s CPU, "
-              f"{result['command']['db_bytes'] / 1e6:.1f} MB", flush=True)
+        c = result["command"]
+        print(f"build command: {c['seconds']} s wall, {c['cpu_seconds']} s CPU, peak RSS {c['max_rss_mb']} MB "
+              f"(one process), {c['peak_tree_rss_mb']} MB (all processes), {c['db_bytes'] / 1e6:.1f} MB", flush=True)
     if a.mode in ("phases", "both"):
         phases_db = a.db.with_name(a.db.stem + ".phases.db")
         ph = run_phases(a.root, phases_db)
