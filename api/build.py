@@ -18,7 +18,7 @@ from pathlib import Path
 import sqlite_utils
 from marshmallow import missing
 
-from . import queries
+from . import queries, search
 from .names import lookup_keys
 from .release import Changes, read_release
 from .stream import (CHUNK, ROWS, Progress, STATE, Workers, check_chunk, default_workers, pack_records, people_text,
@@ -28,7 +28,7 @@ from .validate import (Dataset, DataError, InitiativeSchema, RecordChecker, data
 from .vocabulary import (CHANGES, LEVELS, MEASURES, METRIC_YEAR_BASES, OUTSIDE_FACTS, QUALIFIERS, SCOPES, YEAR_BASES,
                          YEAR_BASIS_UNKNOWN)
 
-SCHEMA_VERSION = 4  # bump when the table layout changes, so the dataset version changes with it
+SCHEMA_VERSION = 5  # bump when the table layout changes, so the dataset version changes with it
 
 def dataset_version(ds: Dataset) -> str:
     """A content hash of everything the database is made from: the input files and the table layout."""
@@ -69,7 +69,8 @@ TABLE_DOCS: dict[str, tuple[str, str, dict[str, str]]] = {
         "region_codes": f"GB/T 2260 codes of its regions, in the record's order; {LIST}",
         "regions_complete": "false when the article says 等地 (and other places): the regions are examples, not every place",
         "former_ids": f"Ids this record had in earlier releases; each still resolves to it; {LIST}",
-        "metric_count": "Number of figures (metrics rows) the record has"}),
+        "metric_count": "Number of figures (metrics rows) the record has",
+        search.PIECES_COLUMN: search.PIECES_DOC}),
     "people": ("People", "Every person the article names, with their roles as the article gives them.", {
         "initiative_id": "The initiative (initiatives.id)", "ord": "Position in the record's list of people, from 0",
         "name_zh": "Name as the article writes it", "name_en": "Name in English (pinyin, family name first)",
@@ -246,7 +247,7 @@ def datasette_metadata(ds: Dataset) -> dict:
     for table, description in INTERNAL.items():
         tables[table] = {"description": description, "hidden": True}
     for suffix in ("", "_config", "_data", "_docsize", "_idx"):
-        tables[f"initiatives_fts{suffix}"] = {"hidden": True}
+        tables.update({f"{fts}{suffix}": {"hidden": True} for fts in search.FTS_TABLES})
     return {
         "title": "China social-work initiatives 2025 (中国社会工作举措 2025)",
         "description": "Every initiative the Xinhua article of 2026-01-25 names, as bilingual records with regions, "
@@ -263,23 +264,6 @@ def release_summary(release) -> dict:
     return {"version": release.version, "published": release.published, "previous": release.previous,
             "level": release.level, "fields_added": release.fields_added, "fields_removed": release.fields_removed,
             "fields_retyped": release.fields_retyped, "counts": release.counts()}
-
-
-FTS_HASH_BYTES = 128 << 20  # FTS5's buffer of terms before it writes a segment (its hashsize; the default is 1 MB)
-
-
-def trigram_index(db: sqlite_utils.Database):
-    """initiatives_fts over queries.SEARCHED_COLUMNS, the table enable_fts(columns, tokenize="trigram") creates, filled
-    in one statement with a 128 MB buffer and no merging while it fills: 3 times faster at 1M rows than with
-    FTS5's defaults, and a few large segments instead of many small ones merged over and over. The two settings
-    are removed afterwards, so the file's index has FTS5's defaults."""
-    cols = ", ".join(f'"{c}"' for c in queries.SEARCHED_COLUMNS)
-    db.execute(f'CREATE VIRTUAL TABLE "initiatives_fts" USING FTS5 (\n    {cols},\n    tokenize=\'trigram\',\n'
-               f'    content="initiatives"\n)')
-    for key, value in (("hashsize", FTS_HASH_BYTES), ("automerge", 0)):
-        db.execute("INSERT INTO initiatives_fts (initiatives_fts, rank) VALUES (?, ?)", (key, value))
-    db.execute(f'INSERT INTO "initiatives_fts" (rowid, {cols}) SELECT rowid, {cols} FROM "initiatives"')
-    db.execute("DELETE FROM initiatives_fts_config WHERE k IN ('hashsize', 'automerge')")
 
 
 class SqlRecords:
@@ -566,7 +550,7 @@ class Writer:
         conn.executemany("UPDATE regions SET initiative_count = ? WHERE code = ?",
                          [(tally[f"area:{r['code']}"], r["code"]) for r in ds.regions if tally[f"area:{r['code']}"]])
         step("search index")
-        trigram_index(db)
+        search.write_indexes(db.conn)  # initiatives.search_zh, initiatives_fts (Datasette's too) and initiatives_trigram
         step("descriptors")
         counts = {
             "initiatives": self.written,

@@ -80,7 +80,9 @@ class Database:
         try:
             yield
         except sqlite3.OperationalError as exc:
-            if "interrupt" in str(exc):
+            # Interrupted while opening an FTS5 table (its first use on a connection), a statement fails with
+            # "vtable constructor failed: initiatives_fts" instead of "interrupted": past the deadline, it is the same.
+            if "interrupt" in str(exc) or time.monotonic() > local.deadline:
                 raise QueryTimeout(f"stopped after {seconds} s") from exc
             raise
         finally:

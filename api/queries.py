@@ -11,9 +11,11 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
+from . import search
 from .vocabulary import is_code
 
 COUNT_CAP = 10_000  # beyond this, meta.total is reported as a lower bound instead of counted
+SEARCHED_COLUMNS = search.SEARCHED_COLUMNS  # the texts q searches
 
 
 @dataclass(frozen=True)
@@ -57,20 +59,6 @@ def years(column: str, lo: int | None, hi: int | None) -> list[Cond]:
     return out
 
 
-def fts_phrase(term: str) -> str:
-    """Quote user text as one FTS5 phrase so none of it is read as query syntax."""
-    return '"' + term.replace('"', '""') + '"'
-
-
-# The texts q searches, in the full-text index and in the scan for short terms alike.
-SEARCHED_COLUMNS = ("name_zh", "name_en", "summary_zh", "summary_en", "people_text")
-
-
-def indexed_term(term: str) -> bool:
-    """The trigram index answers terms of three or more characters; shorter ones (驿站) are scanned for."""
-    return len(term) >= 3
-
-
 @dataclass
 class Filter:
     """Validated, resolved filters shared by initiatives, metrics and facets."""
@@ -87,6 +75,11 @@ class Filter:
     include_national: bool = False  # with regions: the national initiatives too, which apply in every region
 
 
+def scan(term: str, name: str) -> Cond:
+    """The term in any searched text of i, ignoring ASCII case: read row by row, for what no index answers exactly."""
+    return Cond("(" + " OR ".join(f"instr(lower(i.{c}), :{name})" for c in SEARCHED_COLUMNS) + ")", {name: term.lower()})
+
+
 def initiative_conditions(f: Filter, year_col: str = "i.year_key") -> list[Cond]:
     """Every filter on the initiatives table i, each a fragment with its own parameter names."""
     conds = []
@@ -99,14 +92,14 @@ def initiative_conditions(f: Filter, year_col: str = "i.year_key") -> list[Cond]
                               ("i.scope", f.scopes, "scope"), ("i.id", f.initiatives, "initiative")):
         if values:
             conds.append(one_of(col, values, name))
-    for j, term in enumerate(f.terms):
-        if indexed_term(term):
-            conds.append(Cond(f"i.n IN (SELECT rowid FROM initiatives_fts WHERE initiatives_fts MATCH :fts{j})",
-                              {f"fts{j}": fts_phrase(term)}))
-        else:
-            scan = " OR ".join(f"instr(lower(i.{c}), :t{j})" for c in SEARCHED_COLUMNS)
-            conds.append(Cond(f"({scan})", {f"t{j}": term.lower()}))
-    return conds
+    return conds + term_conditions(*search.plan(f.terms))
+
+
+def term_conditions(matches: dict[str, str], scans: list[str]) -> list[Cond]:
+    """q's terms as api/search.py plans them: one MATCH per FTS5 table (a constant there), then the scans."""
+    conds = [Cond(f"i.n IN (SELECT rowid FROM {table} WHERE {table} MATCH :fts{k})", {f"fts{k}": expr})
+             for k, (table, expr) in enumerate(matches.items())]
+    return conds + [scan(term, f"t{j}") for j, term in enumerate(scans)]
 
 
 # ---------------------------------------------------------------- keyset pages
@@ -310,23 +303,26 @@ def walk(page, batch: int = 500):
 def initiative_source(f: Filter) -> Source:
     """Choose the table that drives the query, so the first page is an ordered index range, not a sort.
 
-    A region filter reads initiative_area (ancestor_code, year_key, n); a search reads the FTS
-    index in rowid order; otherwise initiatives itself. CROSS JOIN keeps SQLite from reordering
-    the loops: the driving table stays outside.
+    A region filter reads initiative_area (ancestor_code, year_key, n); a search reads the FTS index of
+    its first indexed term in rowid order, matching every term that index answers at once (api/search.py);
+    otherwise initiatives itself. CROSS JOIN keeps SQLite from reordering the loops: the driving table
+    stays outside.
     """
     if f.regions and not f.include_national:  # with the national ones, the rows are not all in initiative_area
         own = [one_of("a.ancestor_code", f.regions, "region")] + years("a.year_key", f.year_from, f.year_to)
         # the year condition on the driving table keeps the index range tight
-        rest = initiative_conditions(replace(f, regions=[], year_from=None, year_to=None))
+        rest = (initiative_conditions(replace(f, regions=[], year_from=None, year_to=None, terms=[]))
+                + term_conditions(*search.plan(f.terms, few_rows=True)))
         return Source("FROM initiative_area a CROSS JOIN initiatives i ON i.n = a.initiative_n", tuple(own + rest),
                       n="a.initiative_n", year="a.year_key", distinct=len(f.regions) > 1,
                       count_from=None if rest else "FROM initiative_area a")
-    term = next((t for t in f.terms if indexed_term(t)), None)
-    if term is not None:
-        own = [Cond("initiatives_fts MATCH :match", {"match": fts_phrase(term)})]
-        rest = initiative_conditions(replace(f, terms=[t for t in f.terms if t != term]))
-        return Source("FROM initiatives_fts CROSS JOIN initiatives i ON i.n = initiatives_fts.rowid", tuple(own + rest),
-                      n="initiatives_fts.rowid", count_from=None if rest else "FROM initiatives_fts")
+    matches, scans = search.plan(f.terms)
+    if matches:
+        (fts, expr), *others = matches.items()  # fts: a constant of api/search.py, never user text
+        own = [Cond(f"{fts} MATCH :match", {"match": expr})]
+        rest = initiative_conditions(replace(f, terms=[])) + term_conditions(dict(others), scans)
+        return Source(f"FROM {fts} CROSS JOIN initiatives i ON i.n = {fts}.rowid", tuple(own + rest),
+                      n=f"{fts}.rowid", count_from=None if rest else f"FROM {fts}")
     conds = initiative_conditions(f)
     return Source("FROM initiatives i", tuple(conds), count_from="FROM initiatives i")
 

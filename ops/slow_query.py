@@ -10,10 +10,11 @@ every division, years 2015-2025); bench/scale/build_direct.py writes it with api
 `flask --app api build` on it (about 6 ms per record on one core, so ~10 min for 100k).
 
 gunicorn runs with 1 worker and SOCIALWORK_QUERY_TIMEOUT=--timeout. Heavy requests (a 2-character
-term, which the trigram index cannot answer, over 10 provinces and 11 years) alternate with light
-ones on a second connection. Targets: every heavy request -> 503 query-timeout with Retry-After;
-every light one -> 200; the single worker never restarts. A control server without the tight limit
-shows the heavy requests are genuinely heavy. Heavy CSV/GeoJSON exports are probed too.
+term checked on every record of 10 provinces and 11 years, as api/search.py plans it when a region
+drives the query) alternate with light ones on a second connection. Targets: every heavy request ->
+503 query-timeout with Retry-After; every light one -> 200; the single worker never restarts. A
+control server without the tight limit shows the heavy requests are genuinely heavy. Heavy
+CSV/GeoJSON exports are probed too.
 """
 from __future__ import annotations
 

@@ -239,11 +239,21 @@ def test_a_data_change_changes_the_version(project, tmp_path):
     assert build(project, tmp_path / "b.db")["version"] != before
 
 
-def test_the_search_index_is_a_trigram_index_over_names_summaries_and_people(built_db):
-    # The plans of the queries the app sends are in tests/test_queries.py.
-    fts = sqlite3.connect(built_db).execute("SELECT sql FROM sqlite_master WHERE name = 'initiatives_fts'").fetchone()[0]
-    assert " ".join(fts.split()) == ('CREATE VIRTUAL TABLE "initiatives_fts" USING FTS5 ( "name_zh", "name_en", '
-                                     '"summary_zh", "summary_en", "people_text", tokenize=\'trigram\', content="initiatives" )')
+def test_the_search_indexes_cover_names_summaries_and_people(built_db):
+    # What each answers is in api/search.py and tests/test_search.py; the plans of the app's queries in tests/test_queries.py.
+    conn = sqlite3.connect(built_db)
+    sql = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE name IN ('initiatives_fts', 'initiatives_trigram')"))
+    # Datasette's and sqlite-utils' table (content="initiatives"): English words and the Chinese pieces of search_zh.
+    assert " ".join(sql["initiatives_fts"].split()) == (
+        'CREATE VIRTUAL TABLE "initiatives_fts" USING FTS5 ( "name_en", "summary_en", "people_text", "search_zh", '
+        'tokenize=\'unicode61\', content="initiatives" )')
+    # The API's for longer terms; contentless, so that no tool takes it for the table's search index.
+    assert " ".join(sql["initiatives_trigram"].split()) == (
+        'CREATE VIRTUAL TABLE "initiatives_trigram" USING FTS5 ( "name_zh", "name_en", "summary_zh", "summary_en", '
+        '"people_text", tokenize=\'trigram\', content=\'\' )')
+    hotline = conn.execute("SELECT search_zh FROM initiatives WHERE id = 'beijing-12345-hotline'").fetchone()[0]
+    assert hotline.startswith("热 线 接 诉 即 办 5热 热线 线接 接诉 诉即 即办 45热 5热线 热线接 ")   # 12345热线接诉即办
+    assert " 12 " not in hotline and " 2025 " not in hotline   # no piece without a Chinese character
 
 
 def test_bulk_records_in_json_lines_pass_the_same_checks(project, tmp_path):

@@ -28,10 +28,25 @@ PLANS = [
     ("one region by year", _initiatives(regions=["510000"]), [("year", "desc")], None,
      ["SEARCH a USING COVERING INDEX sqlite_autoindex_initiative_area_1 (ancestor_code=?)",
       "SEARCH i USING INTEGER PRIMARY KEY (rowid=?)"]),
-    ("a search: the FTS index in rowid order", _initiatives(terms=["12345热线"]), [("id", "asc")], None,
-     ["SCAN initiatives_fts VIRTUAL TABLE INDEX 64:M5", "SEARCH i USING INTEGER PRIMARY KEY (rowid=?)"]),
+    ("a search: the trigram index in rowid order", _initiatives(terms=["12345热线"]), [("id", "asc")], None,
+     ["SCAN initiatives_trigram VIRTUAL TABLE INDEX 64:M5", "SEARCH i USING INTEGER PRIMARY KEY (rowid=?)"]),
     ("a search, deep page", _initiatives(terms=["12345热线"]), [("id", "asc")], [3, 3],
-     ["SCAN initiatives_fts VIRTUAL TABLE INDEX 64:M5>", "SEARCH i USING INTEGER PRIMARY KEY (rowid=?)"]),
+     ["SCAN initiatives_trigram VIRTUAL TABLE INDEX 64:M5>", "SEARCH i USING INTEGER PRIMARY KEY (rowid=?)"]),
+    # A Chinese term of 1-4 characters is one token of search_zh: initiatives_fts (M4, its 4 columns) in rowid order.
+    ("a 2-character search: its piece in initiatives_fts", _initiatives(terms=["驿站"]), [("id", "asc")], None,
+     ["SCAN initiatives_fts VIRTUAL TABLE INDEX 64:M4", "SEARCH i USING INTEGER PRIMARY KEY (rowid=?)"]),
+    ("a 2-character search, deep page", _initiatives(terms=["驿站"]), [("id", "asc")], [3, 3],
+     ["SCAN initiatives_fts VIRTUAL TABLE INDEX 64:M4>", "SEARCH i USING INTEGER PRIMARY KEY (rowid=?)"]),
+    ("a 1-character search", _initiatives(terms=["驿"]), [("id", "asc")], None,
+     ["SCAN initiatives_fts VIRTUAL TABLE INDEX 64:M4", "SEARCH i USING INTEGER PRIMARY KEY (rowid=?)"]),
+    ("a 4-character search", _initiatives(terms=["志愿服务"]), [("id", "asc")], None,
+     ["SCAN initiatives_fts VIRTUAL TABLE INDEX 64:M4", "SEARCH i USING INTEGER PRIMARY KEY (rowid=?)"]),
+    ("a Chinese character and a quotation mark: the character's piece, each row then checked",
+     _initiatives(terms=["“中"]), [("id", "asc")], None,
+     ["SCAN initiatives_fts VIRTUAL TABLE INDEX 64:M4", "SEARCH i USING INTEGER PRIMARY KEY (rowid=?)"]),
+    ("two Chinese words: one MATCH, which FTS5 intersects itself", _initiatives(terms=["快递", "驿站"]), [("id", "asc")], None,
+     ["SCAN initiatives_fts VIRTUAL TABLE INDEX 64:M4", "SEARCH i USING INTEGER PRIMARY KEY (rowid=?)"]),
+    ("two letters, no Chinese character: the scan", _initiatives(terms=["ai"]), [("id", "asc")], None, ["SCAN i"]),
     ("a kind: its (kind, n) index", _initiatives(kinds=["hotline"]), [("id", "asc")], None,
      ["SEARCH i USING INDEX idx_initiatives_kind_n (kind=?)"]),
     ("a kind, deep page", _initiatives(kinds=["hotline"]), [("id", "asc")], [3, 3],
@@ -69,8 +84,10 @@ COUNTS = [
     ("one region: initiative_area alone", q.initiative_source(q.Filter(regions=["510000"], year_from=2025, year_to=2025)),
      ["CO-ROUTINE (subquery-1)",
       "SEARCH a USING COVERING INDEX sqlite_autoindex_initiative_area_1 (ancestor_code=? AND year_key=?)", "SCAN (subquery-1)"]),
-    ("a search: the FTS table alone", q.initiative_source(q.Filter(terms=["12345热线"])),
-     ["CO-ROUTINE (subquery-1)", "SCAN initiatives_fts VIRTUAL TABLE INDEX 0:M5", "SCAN (subquery-1)"]),
+    ("a search: the trigram table alone", q.initiative_source(q.Filter(terms=["12345热线"])),
+     ["CO-ROUTINE (subquery-1)", "SCAN initiatives_trigram VIRTUAL TABLE INDEX 0:M5", "SCAN (subquery-1)"]),
+    ("a 2-character search: initiatives_fts alone", q.initiative_source(q.Filter(terms=["驿站"])),
+     ["CO-ROUTINE (subquery-1)", "SCAN initiatives_fts VIRTUAL TABLE INDEX 0:M4", "SCAN (subquery-1)"]),
     ("a kind: a covering index", q.initiative_source(q.Filter(kinds=["hotline"])),
      ["CO-ROUTINE (subquery-1)", "SEARCH i USING COVERING INDEX idx_initiatives_kind_n (kind=?)", "SCAN (subquery-1)"]),
 ]
@@ -88,8 +105,8 @@ def test_two_fragments_cannot_claim_one_parameter_name():
 
 
 def test_fragments_compose_in_any_order():
-    f = q.Filter(regions=["510000"], kinds=["hotline", "fund"], terms=["驿站", "hotline"], year_from=2024, year_to=2025)
+    f = q.Filter(regions=["510000"], kinds=["hotline", "fund"], terms=["驿站", "hotline", "AI"], year_from=2024, year_to=2025)
     conds = q.initiative_conditions(f)
     assert q.merge(conds) == q.merge(list(reversed(conds))) == {
         "region0": "510000", "year_from": 2024, "year_to": 2025, "kind0": "hotline", "kind1": "fund",
-        "t0": "驿站", "fts1": '"hotline"'}
+        "fts0": 'search_zh : "驿站"', "fts1": '"hotline"', "t0": "ai"}
