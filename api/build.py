@@ -18,7 +18,7 @@ from pathlib import Path
 import sqlite_utils
 from marshmallow import missing
 
-from . import queries, search
+from . import list_tables, queries, search
 from .names import lookup_keys
 from .release import Changes, read_release
 from .stream import (CHUNK, ROWS, Progress, STATE, Workers, check_chunk, default_workers, pack_records, people_text,
@@ -28,7 +28,7 @@ from .validate import (Dataset, DataError, InitiativeSchema, RecordChecker, data
 from .vocabulary import (CHANGES, LEVELS, MEASURES, METRIC_YEAR_BASES, OUTSIDE_FACTS, QUALIFIERS, SCOPES, YEAR_BASES,
                          YEAR_BASIS_UNKNOWN)
 
-SCHEMA_VERSION = 5  # bump when the table layout changes, so the dataset version changes with it
+SCHEMA_VERSION = 6  # bump when the table layout changes, so the dataset version changes with it
 
 def dataset_version(ds: Dataset) -> str:
     """A content hash of everything the database is made from: the input files and the table layout."""
@@ -147,7 +147,7 @@ LABELS = {"initiatives": "name_en", "regions": "name_zh", "kinds": "name_en", "t
 INTERNAL = {"meta": "Build facts: version, schema version, the served descriptors",
             "region_names": "Lookup keys (names, pinyin, codes) of each region, for the API's name resolution",
             "initiative_area": "Each initiative under every region that contains one of its regions, for region filters",
-            "id_redirects": "Former record ids and the record each now resolves to"}
+            "id_redirects": "Former record ids and the record each now resolves to", **list_tables.TABLES}
 CURATION_LICENCE = {"name": "CC-BY-4.0", "path": "https://creativecommons.org/licenses/by/4.0/",
                     "title": "Creative Commons Attribution 4.0 (our curation: records, translations, summaries, "
                              "vocabularies, gazetteer compilation)"}
@@ -549,6 +549,8 @@ class Writer:
         conn.executemany("UPDATE themes SET initiative_count = ? WHERE id = ?", [(tally[f"theme:{t['id']}"], t["id"]) for t in ds.themes])
         conn.executemany("UPDATE regions SET initiative_count = ? WHERE code = ?",
                          [(tally[f"area:{r['code']}"], r["code"]) for r in ds.regions if tally[f"area:{r['code']}"]])
+        step("list tables")
+        list_tables.write(conn)  # what the list queries are planned on (api/list_tables.py), from the rows and counts above
         step("search index")
         search.write_indexes(db.conn)  # initiatives.search_zh, initiatives_fts (Datasette's too) and initiatives_trigram
         step("descriptors")

@@ -66,8 +66,11 @@ def base_url() -> str:
     the base its first batch, built inside the request, remembered in this context.
     """
     if has_request_context():
-        base = request.root_url.rstrip("/")
-        _BASE.set(base)
+        environ = request.environ
+        base = environ.get("socialwork.base_url")
+        if base is None:  # once a request: a page of 200 records asks for it some 400 times
+            base = environ["socialwork.base_url"] = request.root_url.rstrip("/")
+            _BASE.set(base)
         return base
     try:
         return _BASE.get()

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/run.py [--seconds 3] [--rounds 3] [--connections 8] [--db var/socialwork.db]
                                   [--load auto|wrk|python] [--check-load] [--cases hot,distinct,record,csv,revalidate]
+                                  [--baseline DIR [--baseline-db PATH]]
 
 Starts on 127.0.0.1 (A) the API under gunicorn, one sync worker, (B) Datasette serving the same file
 read-only (installed into .venv-bench from requirements-bench.txt when missing), (C) bench/bare_wsgi.py
@@ -10,6 +11,10 @@ against A, B, C in turn, round after round, so drift hits all three alike; print
 p50/p99 per case and target, the ratios API/ceiling and API/Datasette, and writes bench/out/results.json
 and bench/out/results.md. Exits 2 if the API answered anything but the expected status. Stops every
 process it started, also on Ctrl-C.
+
+--baseline DIR adds (D) the API of another checkout (e.g. `git worktree add /tmp/before HEAD~3`), run from
+DIR by the same gunicorn on its own database (--baseline-db, built by that code; the same file by default),
+in the same rounds: before and after measured seconds apart, with their ratio paired by round.
 """
 from __future__ import annotations
 
@@ -116,6 +121,9 @@ def fmt_row(cells, widths):
 def tables(results: dict) -> tuple[str, str]:
     head = ["case", "API req/s", "p50 ms", "p99 ms", "Datasette req/s", "p50 ms", "p99 ms",
             "ceiling req/s", "p50 ms", "p99 ms", "API/ceiling", "API/Datasette"]
+    with_baseline = any("baseline" in c for c in results["cases"].values())
+    if with_baseline:
+        head += ["baseline req/s", "API/baseline"]
     rows = []
     for name, c in results["cases"].items():
         a, d, b = c.get("api", {}), c.get("datasette", {}), c.get("ceiling", {})
@@ -127,6 +135,9 @@ def tables(results: dict) -> tuple[str, str]:
                      cell(d, "p99_ms"), cell(b, "rps"), cell(b, "p50_ms"), cell(b, "p99_ms"),
                      f"{r['api_ceiling']:.2f}" if r.get("api_ceiling") is not None else "n/a",
                      f"{r['api_datasette']:.1f}x" if r.get("api_datasette") is not None else "n/a"])
+        if with_baseline:
+            rows[-1] += [cell(c.get("baseline", {}), "rps"),
+                         f"{r['api_baseline']:.2f}x" if r.get("api_baseline") is not None else "n/a"]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     table = "\n".join([fmt_row(head, widths), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
                       + [fmt_row(r, widths) for r in rows])
@@ -197,6 +208,8 @@ def main(argv=None):
     p.add_argument("--gunicorn-args", default="",
                    help="extra gunicorn options for the API and the ceiling alike, e.g. '-k gthread --threads 4'")
     p.add_argument("--budget", type=float, default=178, help="stop starting runs after this many seconds in all")
+    p.add_argument("--baseline", type=Path, help="also run the API of this checkout (before) in the same rounds")
+    p.add_argument("--baseline-db", type=Path, help="the database the baseline serves (built by its code; default --db)")
     a = p.parse_args(argv)
     t_begin = time.monotonic()
     wanted = [c.strip() for c in a.cases.split(",") if c.strip()]
@@ -259,8 +272,21 @@ def main(argv=None):
         started.append(api)
         ds = servers.datasette(db, servers.free_port(), logs / "datasette.log", ds_settings)
         started.append(ds)
+        targets = ("api", "datasette", "ceiling")
+        base = None
+        if a.baseline:
+            base_db = (a.baseline_db or source_db).resolve()
+            base_port = servers.free_port()
+            base = servers.Server("baseline", servers.servers.gunicorn_command(base_port, 1, "api:create_app()", extra),
+                                  base_port, logs / "baseline.log", {**os.environ, "SOCIALWORK_DB": str(base_db)},
+                                  cwd=a.baseline.resolve())
+            started.append(base)
+            targets = ("api", "baseline", "datasette", "ceiling")
+            results["meta"]["baseline"] = {"dir": str(a.baseline.resolve()), "db": str(base_db)}
         api.wait_ready("/api/v1")
         ds.wait_ready(f"/{ds_name}.json", timeout=300)
+        if base is not None:
+            base.wait_ready("/api/v1")
 
         # Sizes and behaviour of each API case, live: the ceiling copies the sizes.
         spec = {}
@@ -315,7 +341,7 @@ def main(argv=None):
         started.append(bare)
         bare.wait_ready(f"/{cases[0].name}")
         print(f"servers ready, sizes measured ({time.monotonic() - t_begin:.0f} s)", file=sys.stderr, flush=True)
-        port = {"api": api.port, "datasette": ds.port, "ceiling": bare.port}
+        port = {"api": api.port, "datasette": ds.port, "ceiling": bare.port, **({"baseline": base.port} if base else {})}
 
         if a.check_load and load.have_wrk():
             print("load generator check against the ceiling ...", file=sys.stderr, flush=True)
@@ -333,14 +359,14 @@ def main(argv=None):
 
         # Warm-up: a few hundred requests per case and target (the distinct mix warms on its sample URLs).
         for c in cases:
-            for target in ("api", "datasette", "ceiling"):
+            for target in targets:
                 if target == "datasette" and not c.datasette:
                     continue
-                paths = {"api": mix.sample if c.name == "distinct" else c.api,
-                         "datasette": None, "ceiling": [f"/{c.name}"]}[target]
+                api_paths = mix.sample if c.name == "distinct" else c.api
+                paths = {"api": api_paths, "baseline": api_paths, "datasette": None, "ceiling": [f"/{c.name}"]}[target]
                 if target == "datasette":
                     paths = [x for x in c.datasette[:200] if isinstance(x, str)] if c.name == "distinct" else c.datasette
-                load.run_python("127.0.0.1", port[target], paths, 5, 2, c.headers if target == "api" else {},
+                load.run_python("127.0.0.1", port[target], paths, 5, 2, c.headers if target in ("api", "baseline") else {},
                                 max_requests=150 if target != "datasette" else 40)
 
         print(f"warm-up done ({time.monotonic() - t_begin:.0f} s)", file=sys.stderr, flush=True)
@@ -348,7 +374,7 @@ def main(argv=None):
         ds_resolved = 0
         for rnd in range(a.rounds):
             for c in cases:
-                for target in ("api", "datasette", "ceiling"):
+                for target in targets:
                     if target == "datasette" and not c.datasette:
                         continue
                     if time.monotonic() - t_begin + a.seconds > a.budget:
@@ -366,7 +392,7 @@ def main(argv=None):
                         paths = [x for x in c.datasette[start:start + want] if isinstance(x, str)]
                         start = 0
                     else:
-                        paths = c.api if target == "api" else c.datasette
+                        paths = c.api if target in ("api", "baseline") else c.datasette
                     r = load.run(tool, "127.0.0.1", port[target], paths, a.seconds, a.connections, headers, start=start)
                     d = {"round": rnd + 1, "case": c.name, "target": target, **r.as_dict()}
                     results["runs"].append(d)
@@ -379,7 +405,7 @@ def main(argv=None):
                     print(f"  round {rnd + 1} {c.name:10} {target:9} {r.rps:9,.1f} req/s  p50 {r.p50_ms:7.2f} ms  "
                           f"p99 {r.p99_ms:7.2f} ms  {'' if not bad and not r.errors else f'unexpected {bad} {r.errors}'}",
                           file=sys.stderr, flush=True)
-                    if target == "api" and (bad or r.errors):
+                    if target in ("api", "baseline") and (bad or r.errors):
                         problems.append(f"API {c.name} round {rnd + 1}: expected only {c.expect}, got {r.statuses}, "
                                         f"errors {r.errors}")
     except StopIteration:
@@ -403,7 +429,7 @@ def main(argv=None):
     for c in cases:
         entry = {"title": c.title, "size": c.size, "note": c.note, "api_url": c.api[0] if c.name != "distinct" else None,
                  "datasette_url": c.datasette[0] if c.datasette and c.name != "distinct" else None}
-        for target in ("api", "datasette", "ceiling"):
+        for target in ("api", "baseline", "datasette", "ceiling"):
             runs = [r for r in results["runs"] if r["case"] == c.name and r["target"] == target]
             if runs:
                 entry[target] = summarise(runs)
@@ -414,6 +440,12 @@ def main(argv=None):
                       if r["case"] == c.name and r["target"] == "api" and per_round.get(r["round"])]
             return round(statistics.median(ratios), 3) if ratios else None
         entry["ratios"] = {"api_ceiling": paired("ceiling"), "api_datasette": paired("datasette")}
+        if a.baseline:
+            entry["ratios"]["api_baseline"] = paired("baseline")
+            per_round = {r["round"]: r["rps"] for r in results["runs"] if r["case"] == c.name and r["target"] == "ceiling"}
+            ratios = [r["rps"] / per_round[r["round"]] for r in results["runs"]
+                      if r["case"] == c.name and r["target"] == "baseline" and per_round.get(r["round"])]
+            entry["ratios"]["baseline_ceiling"] = round(statistics.median(ratios), 3) if ratios else None
         results["cases"][c.name] = entry
         if c.name in TARGETS:
             for against, key, target in (("ceiling", "api_ceiling", TARGETS[c.name][0]),

@@ -110,3 +110,58 @@ def test_fragments_compose_in_any_order():
     assert q.merge(conds) == q.merge(list(reversed(conds))) == {
         "region0": "510000", "year_from": 2024, "year_to": 2025, "kind0": "hotline", "kind1": "fund",
         "fts0": 'search_zh : "驿站"', "fts1": '"hotline"', "t0": "ai"}
+
+
+# ---------------------------------------------------------------- the list plans (queries.planned_page)
+
+class _Recording:
+    """A connection that keeps every statement it is given, to explain them afterwards."""
+
+    def __init__(self, conn):
+        self.conn, self.statements = conn, []
+
+    def execute(self, sql, params=()):
+        self.statements.append((sql, params))
+        return self.conn.execute(sql, params)
+
+
+CUBE = "SEARCH c USING PRIMARY KEY (anc=? AND year_key=? AND kind=?)"  # initiative_cell_counts: the cells a filter takes
+WALK_N = "SEARCH c USING COVERING INDEX initiative_cells_n (anc=?)"
+CELLS = ["SCAN x VIRTUAL TABLE INDEX 1:", "SEARCH c USING PRIMARY KEY (anc=? AND year_key=? AND kind=? AND theme=? AND scope=?)",
+         "USE TEMP B-TREE FOR ORDER BY"]  # each cell's exact range, the page's rows sorted as they come
+FETCH = ["SCAN x VIRTUAL TABLE INDEX 1:", "SEARCH i USING INTEGER PRIMARY KEY (rowid=?)"]  # the page's records by number
+KEYS = "SEARCH k USING INTEGER PRIMARY KEY (rowid=?)"
+
+# (label, filter, sort, cursor key or None, the plan of each statement the page runs)
+PLANNED = [
+    ("every record by id: initiative_cells' n index walked", {}, [("id", "asc")], None, [[CUBE], [WALK_N], FETCH]),
+    ("a deep page of a kind and a theme by -year,id: the cursor's cells from past its n",
+     {"kinds": ["hotline"], "themes": ["grassroots"]}, [("year", "desc"), ("id", "asc")], [2025, 3],
+     [[CUBE], ["SCAN x VIRTUAL TABLE INDEX 1:",
+               "SEARCH c USING PRIMARY KEY (anc=? AND year_key=? AND kind=? AND theme=? AND scope=? AND n>?)",
+               "USE TEMP B-TREE FOR ORDER BY"], FETCH]),
+    ("by English name, few records: their cells collected and sorted", {}, [("name_en", "asc")], None,
+     [[CUBE], CELLS, FETCH]),
+    ("the national ones by theme: each theme walked under the national ancestor", {"scopes": ["national"]},
+     [("theme", "asc")], None, [[CUBE], [WALK_N], [WALK_N], [WALK_N], FETCH]),
+    ("a county: initiative_area's (ancestor_code, initiative_n) index, with each record's keys",
+     {"regions": ["510116"]}, [("id", "asc")], None,
+     [["SEARCH a USING COVERING INDEX idx_initiative_area_ancestor_code_initiative_n (ancestor_code=?)", KEYS], FETCH]),
+    ("a county in one year: its range of initiative_area's primary key, in n order",
+     {"regions": ["510116"], "year_from": 2025, "year_to": 2025}, [("id", "asc")], None,
+     [["SEARCH a USING COVERING INDEX sqlite_autoindex_initiative_area_1 (ancestor_code=? AND year_key=?)", KEYS], FETCH]),
+    ("a county by Chinese name: its range, sorted", {"regions": ["510116"]}, [("name_zh", "desc")], None,
+     [["SEARCH a USING COVERING INDEX sqlite_autoindex_initiative_area_1 (ancestor_code=? AND year_key>? AND year_key<?)",
+       KEYS, "USE TEMP B-TREE FOR ORDER BY"], FETCH]),
+]
+
+
+@pytest.mark.parametrize("label, filters, sort, after, expected", PLANNED, ids=[p[0] for p in PLANNED])
+def test_a_planned_page_reads_exact_index_ranges(built_db, label, filters, sort, after, expected):
+    conn = sqlite3.connect(built_db)
+    conn.row_factory = sqlite3.Row
+    recording = _Recording(conn)
+    q.list_tables(recording)  # read once per connection, not part of a page
+    recording.statements.clear()
+    assert q.planned_page(recording, q.Filter(**filters), sort, 20, after) is not None
+    assert [_plan(conn, q.Statement(sql, params)) for sql, params in recording.statements] == expected

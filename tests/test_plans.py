@@ -1,0 +1,102 @@
+"""The list plans (api/queries.py, "list plans") give exactly the page run_page gives, for any filter, sort and cursor.
+
+run_page (on initiative_source) is the plain SQL the list had before the plans, and the one it keeps for q. Each
+query here is run both ways, page after page in both directions, with the plans' thresholds as shipped and
+forced to each extreme (always walk an index, never walk, always sort), on the file as built (every region
+small, every record under ancestor 0) and on a copy whose list tables hold every region as a large one.
+"""
+from __future__ import annotations
+
+import random
+import shutil
+import sqlite3
+
+import pytest
+
+from api import list_tables
+from api import queries as q
+
+
+@pytest.fixture(scope="module", params=["as built", "every region large"])
+def conn(request, built_db, tmp_path_factory):
+    path = built_db
+    if request.param == "every region large":
+        path = tmp_path_factory.mktemp("plans") / "every-region-large.db"
+        shutil.copy(built_db, path)
+        with sqlite3.connect(path) as c:
+            for table in list_tables.TABLES:
+                c.execute(f"DROP TABLE {table}")
+            list_tables.write(c, big=0)
+    c = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+    c.row_factory = sqlite3.Row
+    yield c
+    c.close()
+
+
+def _filter(rng, conn) -> q.Filter:
+    regions = [r[0] for r in conn.execute("SELECT code FROM regions WHERE initiative_count > 0 ORDER BY code")]
+    kinds = [r[0] for r in conn.execute("SELECT id FROM kinds ORDER BY id")]
+    themes = [r[0] for r in conn.execute("SELECT id FROM themes ORDER BY id")]
+    f = q.Filter()
+    if rng.random() < 0.6:
+        f.regions = list(dict.fromkeys(rng.choice(regions) for _ in range(rng.choice([1, 1, 1, 2, 3]))))
+        f.include_national = rng.random() < 0.15
+    if rng.random() < 0.6:
+        a, b = sorted(rng.sample(range(2018, 2028), 2))
+        f.year_from, f.year_to = rng.choice([(a, b), (a, a), (a, None), (None, b), (0, 0)])
+    if rng.random() < 0.4:
+        f.kinds = rng.sample(kinds, rng.choice([1, 1, 2, 3]))
+    if rng.random() < 0.3:
+        f.themes = rng.sample(themes, 1)
+    if rng.random() < 0.3:
+        f.scopes = [rng.choice(["local", "national"])]
+    return f
+
+
+def _sort(rng) -> list:
+    names = rng.sample(list(q.INITIATIVE_SORTS), rng.choice([1, 1, 1, 2, 2, 3]))
+    return [(name, rng.choice(["asc", "desc"])) for name in names]
+
+
+def _seen(page: q.Page) -> tuple:
+    return [r["id"] for r in page.rows], page.total, page.total_exact, page.has_more, page.first_key, page.last_key
+
+
+@pytest.mark.parametrize("sort_at_most, walk_cost", [(q.SORT_AT_MOST, q.WALK_COST), (0, 10 ** 12), (0, 0), (10 ** 9, 0)],
+                         ids=["as shipped", "walk", "never walk", "sort"])
+def test_a_planned_page_is_the_page_run_page_gives(conn, monkeypatch, sort_at_most, walk_cost):
+    monkeypatch.setattr(q, "SORT_AT_MOST", sort_at_most)
+    monkeypatch.setattr(q, "WALK_COST", walk_cost)
+    rng = random.Random(13)
+    planned = 0
+    for _ in range(150):
+        f, sort, limit = _filter(rng, conn), _sort(rng), rng.choice([1, 2, 3, 5, 20])
+        after, backwards = None, False
+        for _hop in range(6):
+            expected = q.run_page(conn, q.INITIATIVES, "i.*", q.initiative_source(f), sort, limit, after, backwards)
+            got = q.planned_page(conn, f, sort, limit, after, backwards)
+            if got is not None:
+                planned += 1
+                assert _seen(got) == _seen(expected), (f, sort, limit, after, backwards)
+            if not expected.has_more or not expected.rows:
+                break
+            if after is not None and rng.random() < 0.3:
+                after, backwards = expected.first_key if not backwards else expected.last_key, not backwards
+            else:
+                after = expected.last_key if not backwards else expected.first_key
+    assert planned > 150
+
+
+def test_a_cursor_of_values_no_longer_in_the_data_lands_between_them(conn):
+    """A cursor from an earlier build may hold a kind or a name this file does not have: the page starts after it."""
+    for sort, after in [([("kind", "asc")], ["hotlinez", 0]), ([("name_en", "desc")], ["M", 10 ** 6]),
+                        ([("kind", "asc"), ("year", "desc")], ["a", 2030, 0]), ([("name_zh", "asc")], ["\U0010ffff", 0])]:
+        expected = q.run_page(conn, q.INITIATIVES, "i.*", q.initiative_source(q.Filter()), sort, 5, after)
+        got = q.planned_page(conn, q.Filter(), sort, 5, after)
+        assert got is not None and _seen(got) == _seen(expected)
+
+
+def test_what_the_list_tables_cannot_plan_keeps_run_page(conn):
+    assert q.planned_page(conn, q.Filter(terms=["热线"]), [("id", "asc")], 5) is None
+    assert q.planned_page(conn, q.Filter(), [("id", "asc"), ("year", "desc")], 5) is None  # n then another key
+    assert q.planned_page(conn, q.Filter(), [("year", "asc")], 5, after=["2025", 3]) is None  # a year that is text
