@@ -389,6 +389,8 @@ class Writer:
             "former_ids": str, "metric_count": int,
         }, pk="n", not_null={"id", "source_id", "name_zh", "name_en", "kind", "theme", "scope", "year_basis"},
             foreign_keys=fk["initiatives"])
+        # The search column (api/search.py), as search.write_indexes adds it: its pieces come with the rows.
+        db.execute(f'ALTER TABLE "initiatives" ADD COLUMN "{search.PIECES_COLUMN}" TEXT')
         # Every index exists before the first row: rows come in n order, so most index keys are appended, and
         # keeping them as the rows come costs less than building them after, alone on one core.
         db["initiatives"].create_index(["id"], unique=True)
@@ -552,7 +554,8 @@ class Writer:
         step("list tables")
         list_tables.write(conn)  # what the list queries are planned on (api/list_tables.py), from the rows and counts above
         step("search index")
-        search.write_indexes(db.conn)  # initiatives.search_zh, initiatives_fts (Datasette's too) and initiatives_trigram
+        # initiatives_fts (Datasette's too) and initiatives_trigram; initiatives.search_zh came with the rows
+        search.write_indexes(db.conn, pieces_written=True)
         step("descriptors")
         counts = {
             "initiatives": self.written,
@@ -772,4 +775,5 @@ def build(root: Path, target: Path, progress: Progress | None = None, workers: i
     return {"version": version(), "path": str(target), "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             **counts, "seconds": round(time.monotonic() - t0, 1), "workers": count, "steps": steps,
             "cpu_seconds": {"main": round(own.ru_utime + own.ru_stime, 1),
-                            "workers": round(workers_cpu.ru_utime + workers_cpu.ru_stime, 1)}}
+                            "workers": round(workers_cpu.ru_utime + workers_cpu.ru_stime, 1),
+                            "main_by_step": progress.steps_cpu}}

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import release as release_mod
+from . import search
 from .validate import RecordChecker, fast_load, read_yaml
 
 CHUNK = 1000                    # records per job sent to a worker
@@ -100,18 +101,23 @@ def scan_jsonl(path: str) -> bytes:
                     rest = b""
                 if b"\r" in data:
                     lines = [m.group() for m in re.finditer(rb"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$", data)]
+                    ends = [0] * len(lines)       # each line holds its end
                 else:
                     lines = data.split(b"\n")
-                    lines = [line + b"\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
-                for line in lines:
+                    ends = [1] * (len(lines) - 1) + [0]
+                    if not lines[-1]:
+                        lines.pop()
+                for line, end in zip(lines, ends):
                     lineno += 1
-                    if not _blank(line):
-                        found = _ID.findall(line)
+                    # A record starts with "{" (the usual case, decided at once); anything else is looked at closely.
+                    if (line[:1] == b"{" or not _blank(line)) and line:
+                        at = line.find(b'"id"')
+                        found = _ID.match(line, at) if at >= 0 and line.find(b'"id"', at + 4) < 0 else None
                         starts.append(pos)
-                        sizes.append(len(line))
+                        sizes.append(len(line) + end)
                         numbers.append(lineno)
-                        ids.append(found[0].decode("utf-8", "replace") if len(found) == 1 else "")
-                    pos += len(line)
+                        ids.append(found.group(1).decode("utf-8", "replace") if found else "")
+                    pos += len(line) + end
                 if not block:
                     break
     except OSError as exc:
@@ -210,7 +216,7 @@ ROWS = {
     "initiatives": ("n", "id", "source_id", "name_zh", "name_en", "kind", "theme", "scope", "year", "year_key", "year_basis",
                     "date", "date_note_zh", "date_note_en", "place_zh", "place_en", "summary_zh", "summary_en",
                     "organisations", "people", "people_text", "outside_facts", "region_codes", "regions_complete",
-                    "former_ids", "metric_count"),
+                    "former_ids", "metric_count", search.PIECES_COLUMN),
     "initiative_regions": ("initiative_n", "ord", "initiative_id", "region_code"),
     "initiative_area": ("ancestor_code", "year_key", "initiative_n"),
     "metrics": ("initiative_n", "initiative_id", "ord", "value", "unit", "unit_zh", "qualifier", "measure", "year",
@@ -221,6 +227,8 @@ ROWS = {
                       "source_title", "source_publisher", "source_published", "source_url", "accessed", "relied_on"),
     "id_redirects": ("old_id", "initiative_n", "initiative_id"),
 }
+# Packer.add hands search.pieces the searched texts in this order.
+assert search.SEARCHED_COLUMNS == ("name_zh", "name_en", "summary_zh", "summary_en", "people_text"), search.SEARCHED_COLUMNS
 _CHUNK_SQL = [(f'CREATE TABLE "{t}" ({", ".join(chr(34) + c + chr(34) for c in cols)})',
                f'INSERT INTO "{t}" VALUES ({", ".join("?" * len(cols))})') for t, cols in ROWS.items()]
 
@@ -248,14 +256,15 @@ class Packer:
         n, rid, by = self.n, rec["id"], self.by
         year_key = rec["year"] or 0
         seqs.append(seq)
+        texts = rec["name_zh"], rec["name_en"], rec["summary_zh"], rec["summary_en"], people_text(rec["people"])
         init.append((
             n, rid, rec["evidence"][0]["source"], rec["name_zh"], rec["name_en"], rec["kind"], rec["theme"], rec["scope"],
             rec["year"], year_key, rec["year_basis"], rec.get("date"), rec.get("date_note_zh"), rec.get("date_note_en"),
             rec.get("place_zh"), rec.get("place_en"), rec["summary_zh"], rec["summary_en"], _dumps(rec["organisations"]),
-            _dumps(rec["people"]), people_text(rec["people"]),
+            _dumps(rec["people"]), texts[4],
             _JSON_DATES(rec["outside_facts"]) if rec["outside_facts"] else "[]",
             ";".join(rec["regions"]) or None, int(rec["regions_complete"]), ";".join(rec["former_ids"]) or None,
-            len(rec["metrics"])))
+            len(rec["metrics"]), search.pieces(*texts)))   # search_zh, here on a worker's core (search.write_indexes)
         above: dict[str, None] = {}
         for i, code in enumerate(rec["regions"]):
             regions.append((n, i, rid, code))
@@ -430,6 +439,8 @@ class Progress:
         self.total: int | None = None
         self.note = ""
         self.steps: dict[str, float] = {}   # seconds spent in each step, for the report
+        self.steps_cpu: dict[str, float] = {}   # and this process's CPU seconds in each
+        self.step_cpu0 = time.process_time()
 
     @staticmethod
     def wanted(stream) -> bool:
@@ -437,10 +448,11 @@ class Progress:
         return bool(getattr(stream, "isatty", lambda: False)()) and ci in ("", "0", "false", "no")
 
     def step(self, name: str):
-        now = time.monotonic()
+        now, cpu = time.monotonic(), time.process_time()
         if self.step_name:
             self.steps[self.step_name] = round(self.steps.get(self.step_name, 0) + now - self.step_t0, 1)
-        self.step_name, self.step_t0 = name, now
+            self.steps_cpu[self.step_name] = round(self.steps_cpu.get(self.step_name, 0) + cpu - self.step_cpu0, 1)
+        self.step_name, self.step_t0, self.step_cpu0 = name, now, cpu
         self.draw(force=True)
 
     def update(self, read: int | None = None, checked: int | None = None, written: int | None = None, force=False):

@@ -802,7 +802,7 @@ def unquoted_claims(text: str, quotes: str, zh: bool, figures=frozenset(), numbe
         numbers = [n for n in numbers if n.replace(",", "").rstrip(".") not in values]
     if numbers:
         out.append(f"the number(s) {', '.join(dict.fromkeys(numbers))} are in none of the record's quotes")
-    if zh:
+    if zh and text not in quotes:   # a text the quotes hold as it is has every pair of characters in them
         words = []
         for run in _CJK_RUN.findall(text):
             bad = [i for i in range(len(run) - 1)
