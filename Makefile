@@ -30,7 +30,7 @@ $(NODE_STAMP): package.json package-lock.json
 	touch $@
 
 # Rebuilt when anything in data/, seeds/ or the build code is newer than the database.
-$(DB): $(STAMP) $(NODE_STAMP) $(shell find data seeds -type f 2>/dev/null) api/build.py api/validate.py
+$(DB): $(STAMP) $(NODE_STAMP) $(shell find data seeds -type f 2>/dev/null) api/build.py api/validate.py api/search.py
 	$(BIN)/flask --app api build --db $(DB)
 
 build: $(DB)

@@ -106,7 +106,7 @@ def plan(terms: list[str], few_rows: bool = False) -> tuple[dict[str, str], list
 
     few_rows: another index (a region's) drives and bounds the rows read, so a term of one or two characters is
     checked on those rows instead of listing every record that has it: those lists are the longest (驿站 is in
-    129,308 records of 1M; 成都市 has 7,300). Which side is smaller is not known here; this keeps the cost bounded
+    129,308 records of 1M; 成都市 has 5,927). Which side is smaller is not known here; this keeps the cost bounded
     by the region, as it was before pieces existed."""
     matches: dict[str, list[str]] = {}
     scans = []
