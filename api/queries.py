@@ -716,8 +716,7 @@ def _walk(conn, tables: ListTables, part: Part, cols, dirs, conds: list[Cond], i
 
 def _merge(parts_rows: list[list], keys: Keys, limit: int) -> list:
     """Several parts' rows, each in order, as one list in order without repeats."""
-    def key(row):
-        return tuple(row[c] if d == "asc" else -row[c] for c, d in zip(keys.cols, keys.dirs))
+    key = _order_key(keys.cols, keys.dirs)
     seen: set = set()
     out = []
     for row in sorted((r for rows in parts_rows for r in rows), key=key):
@@ -747,6 +746,8 @@ def planned_page(conn, f: Filter, sort, limit, after=None, backwards=False, coun
     tables = list_tables(conn)
     if tables is None:
         return None
+    if f.terms:
+        return searched_page(conn, tables, f, sort, limit, after, backwards, count)
     parts = _parts(tables, f)
     if parts is None:
         return None
@@ -784,9 +785,14 @@ def planned_page(conn, f: Filter, sort, limit, after=None, backwards=False, coun
             if len(union) > COUNT_CAP:
                 break
         total = len(union)
-    ns = [r["n"] for r in order[:limit]]
+    return _page(conn, order[:limit], sort, total, total <= COUNT_CAP, has_more, backwards)
+
+
+def _page(conn, order: list, sort, total: int, exact: bool, has_more: bool, backwards: bool) -> Page:
+    """The Page of a plan's rows (each with its n), in order: their records, each by its number, and the cursors' keys."""
+    ns = [r["n"] for r in order]
     by_n = {r["n"]: r for r in conn.execute("SELECT i.* FROM json_each(:ns) x CROSS JOIN initiatives i ON i.n = x.value",
-                                            {"ns": json.dumps(ns)})}  # the page's records, each by its number
+                                            {"ns": json.dumps(ns)})}
     rows = [by_n[n] for n in ns]
     if backwards:
         rows.reverse()
@@ -794,7 +800,262 @@ def planned_page(conn, f: Filter, sort, limit, after=None, backwards=False, coun
     columns = [ROW_COLUMNS[PLAN_COLUMNS[name]] for name in names]
     first = [rows[0][c] for c in columns] if rows else None
     last = [rows[-1][c] for c in columns] if rows else None
-    return Page(rows, min(total, COUNT_CAP), total <= COUNT_CAP, has_more, first, last)
+    return Page(rows, min(total, COUNT_CAP), exact and total <= COUNT_CAP, has_more, first, last)
+
+
+# ---------------------------------------------------------------- search plans: q with the other filters
+#
+# q's terms (all answered by one index: one MATCH, search.plan) with any other filter and sort are planned on the
+# list tables too, each term checked exactly (_term_checks). The term's records are counted (up to a cap) and the
+# filters' from the cells; then the cheapest of four ways by _plan_costs, matches taken as spread evenly:
+# - term: the term's records read from its index with their keys (initiative_keys), the filters checked on each,
+#   sorted and cut by SQLite; the total exact (a second pass);
+# - scan: the filters' records (few) collected as the list plans collect them and the terms checked on each record,
+#   sorted here; the total exact;
+# - walk: the filters' plan walked in the page's order a batch at a time, the terms checked on each record, until
+#   the page is full; the total a lower bound (total_exact false): the matches the walk found;
+# - term walk (a sort on id): the term's index read in rowid order, the filters checked in initiative_keys, until the
+#   page is full; the total a lower bound: the matches among the term's first COUNT_WALK records.
+# Several regions: the term's records if few, else the filters' records if few, else run_page; so do terms of both
+# indexes and a term no check answers exactly.
+
+TERM_CAP = 2_000        # several regions: a term in at most this many records is read and filtered
+SCAN_AT_MOST = 10_000   # filters matching at most this many records may be read and the terms checked on each
+TERM_CAP_MAX = 30_000   # a term's records are counted up to this many (a piece: about 0.07 us each) ...
+TRIGRAM_CAP_MAX = 10_000  # ... or this many (a trigram term: about 0.5 us each)
+COUNT_WALK = 2_000      # a walk of the term in rowid order: the count looks at this many of its records
+WALK_BATCH, WALK_BATCH_MAX = 256, 4_096  # a walk over the filters' plan: its first batch, doubling up to the max
+# What each way costs a record it reads, in microseconds (1M records, bench/scale/shapes.py): the term's records read
+# with their keys, sorted and counted (two passes); the filters' records collected and checked; walked in the page's
+# order and checked (the list plans' batches); the term's records walked in rowid order, their keys checked.
+COST_TERM, COST_SCAN, COST_WALK, COST_TERM_WALK = 1.4, 2.0, 6.0, 1.0
+KEYS = {c: f"k.{c}" for c in SMALL}      # initiative_keys k: a record's facets and name ranks
+
+
+def _term_checks(terms: list[str]) -> list[Cond] | None:
+    """Each term as a check on one record i that keeps exactly the records its index gives; None if one has none.
+
+    A piece (search.py) is in the record's pieces, search_zh, exactly when its token is in initiatives_fts. A
+    trigram term of ASCII and uncased characters (English, longer Chinese) is in a text ignoring ASCII case, as
+    SQLite's lower() has it; the trigram index folds other letters too, so a term with a non-ASCII letter that has a
+    case (É) has no such check here. (A text's own letters that fold to ASCII, such as the Kelvin sign, are
+    matched by the index and not by lower(): the records have none.)
+    """
+    out = []
+    for j, term in enumerate(terms):
+        look = search.lookup(term)
+        if look.table is None or not look.exact:
+            return None
+        if look.table == search.FTS_TABLE:
+            out.append(Cond(f'instr(i."{search.PIECES_COLUMN}", :c{j})', {f"c{j}": term.casefold()}))
+        elif all(ch.isascii() or ch.lower() == ch.upper() for ch in term):
+            out.append(scan(term, f"c{j}"))
+        else:
+            return None
+    return out
+
+
+def _term_count(conn, table: str, match: str, cap: int) -> int:
+    return conn.execute(f"SELECT count(*) FROM (SELECT rowid FROM {table} WHERE {table} MATCH :match LIMIT :cap)",
+                        {"match": match, "cap": cap}).fetchone()[0]
+
+
+def _key_conds(tables: ListTables, part: Part) -> list[Cond]:
+    """The part's filter on a record's keys k: its facets, and for a region, the record lying in it."""
+    conds = _facet_conds(tables, part, KEYS)
+    if part.region is not None:
+        conds.append(Cond(f"EXISTS (SELECT 1 FROM initiative_area a INDEXED BY {AREA_BY_N} "
+                          "WHERE a.ancestor_code = :anc AND a.initiative_n = k.n)", {"anc": part.region}))
+    return conds
+
+
+def _term_rows(conn, tables: ListTables, table: str, match: str, part: Part, cols) -> list:
+    """Every record of the term in the part, with its keys (the term is in at most TERM_CAP records)."""
+    conds = [Cond(f"{table} MATCH :match", {"match": match})] + _key_conds(tables, part)
+    sql = f"SELECT {_select(cols, KEYS)} FROM {table} CROSS JOIN initiative_keys k ON k.n = {table}.rowid{where(conds)}"
+    return conn.execute(sql, merge(conds)).fetchall()
+
+
+def _term_page(conn, tables: ListTables, table: str, match: str, part: Part, keys: Keys, want: int) -> list:
+    """The page from the term's side: its records in the part, after the cursor, sorted and cut here by SQLite."""
+    conds = [Cond(f"{table} MATCH :match", {"match": match})] + _key_conds(tables, part)
+    if keys.bounds is not None:
+        conds.append(_after(keys.cols, keys.dirs, keys.bounds, KEYS))
+    sql = (f"SELECT {_select(keys.cols, KEYS)} FROM {table} CROSS JOIN initiative_keys k ON k.n = {table}.rowid"
+           f"{where(conds)} ORDER BY {_order_sql(keys.cols, keys.dirs, KEYS)} LIMIT :limit")
+    return conn.execute(sql, {**merge(conds), "limit": want}).fetchall()
+
+
+def _term_page_count(conn, tables: ListTables, table: str, match: str, part: Part) -> int:
+    conds = [Cond(f"{table} MATCH :match", {"match": match})] + _key_conds(tables, part)
+    sql = f"SELECT count(*) FROM {table} CROSS JOIN initiative_keys k ON k.n = {table}.rowid{where(conds)}"
+    return conn.execute(sql, merge(conds)).fetchone()[0]
+
+
+def _term_walk(conn, tables: ListTables, table: str, match: str, part: Part, keys: Keys, limit: int) -> list:
+    """Up to limit records of the term in the part, in n order: the index read in rowid order, stopping at limit."""
+    d = keys.dirs[0]
+    conds = [Cond(f"{table} MATCH :match", {"match": match})] + _key_conds(tables, part)
+    if keys.bounds is not None:
+        conds.append(Cond(f"{table}.rowid {'>' if d == 'asc' else '<'} :b_n", {"b_n": keys.bounds[0]}))
+    sql = (f"SELECT k.n AS n FROM {table} CROSS JOIN initiative_keys k ON k.n = {table}.rowid{where(conds)} "
+           f"ORDER BY {table}.rowid {d.upper()} LIMIT :limit")
+    return conn.execute(sql, {**merge(conds), "limit": limit}).fetchall()
+
+
+def _term_walk_count(conn, tables: ListTables, table: str, match: str, part: Part) -> int:
+    """How many of the term's first COUNT_WALK records are in the part: a lower bound of the total."""
+    conds = _key_conds(tables, part)
+    sql = (f"SELECT count(*) FROM (SELECT rowid AS r FROM {table} WHERE {table} MATCH :match LIMIT :cap) t "
+           f"CROSS JOIN initiative_keys k ON k.n = t.r{where(conds)}")
+    return conn.execute(sql, {**merge(conds), "match": match, "cap": COUNT_WALK}).fetchone()[0]
+
+
+def _with_terms(conn, ns: list[int], checks: list[Cond]) -> set:
+    """Which of these records hold every term."""
+    sql = f"SELECT i.n FROM json_each(:ns) x CROSS JOIN initiatives i ON i.n = x.value{where(checks)}"
+    return {r[0] for r in conn.execute(sql, {**merge(checks), "ns": json.dumps(ns)})}
+
+
+def _order_key(cols, dirs):
+    """A row's place in the order (cols, dirs), as a tuple that sorts ascending."""
+    return lambda row: tuple(row[c] if d == "asc" else -row[c] for c, d in zip(cols, dirs))
+
+
+def _sorted_after(rows, keys: Keys, want: int) -> list:
+    """The first want rows after the cursor, in order."""
+    key = _order_key(keys.cols, keys.dirs)
+    out = sorted(rows, key=key)
+    if keys.bounds is not None:
+        start = tuple(b if d == "asc" else -b for b, d in zip(keys.bounds, keys.dirs))
+        out = [r for r in out if key(r) > start]
+    return out[:want]
+
+
+def _filter_walk(conn, tables: ListTables, part: Part, keys: Keys, checks: list[Cond], want: int):
+    """(rows holding the terms, in order, at least want unless the part ran out; whether it ran out), or None."""
+    found: list = []
+    bounds, batch = keys.bounds, WALK_BATCH
+    while True:
+        at = Keys(keys.cols, keys.dirs, bounds)
+        if part.anc in tables.big:
+            got = _big_rows(conn, tables, part, at, batch)
+            if got is None:
+                return None
+            rows = got[0]
+        else:
+            rows = _small_rows(conn, tables, part, at, batch)
+        if rows:
+            ok = _with_terms(conn, [r["n"] for r in rows], checks)
+            found += [r for r in rows if r["n"] in ok]
+        if len(rows) < batch:
+            return found, True
+        if len(found) >= want:
+            return found, False
+        bounds = [rows[-1][c] for c in keys.cols]
+        batch = min(batch * 2, WALK_BATCH_MAX)
+
+
+def _sizes(conn, tables: ListTables, parts: list[Part]) -> list[int] | None:
+    """How many records each part's filter matches (a small region: all its records, an upper bound); None when a
+    large region has no cells in this file."""
+    sizes = []
+    for part in parts:
+        if part.anc in tables.big:
+            sizes.append(sum(c[4] for c in _cells(conn, tables, part)))
+        elif part.region is not None and tables.sizes.get(part.region, 0) <= BIG_ANCESTOR:
+            sizes.append(tables.sizes.get(part.region, 0))
+        else:
+            return None
+    return sizes
+
+
+def _scan_rows(conn, tables: ListTables, parts: list[Part], keys: Keys, checks: list[Cond]) -> list:
+    """Every record of the parts' filters that holds the terms, with its keys (the filters match few records)."""
+    every = {}
+    for part in parts:
+        rows = (_from_cells(conn, part, keys.cols, keys.dirs, _cells(conn, tables, part), None, SCAN_AT_MOST + 1)
+                if part.anc in tables.big else
+                _small_rows(conn, tables, part, Keys(keys.cols, keys.dirs, None), SCAN_AT_MOST + 1))
+        every.update((r["n"], r) for r in rows)
+    ok = _with_terms(conn, list(every), checks)
+    return [r for n, r in every.items() if n in ok]
+
+
+def _plan_costs(tables: ListTables, terms: int, known: bool, size: int, want: int, by_n: bool) -> dict[str, float]:
+    """The estimated cost (microseconds) of each way to make the page of one part, from the term's count (known: exact;
+    else a lower bound) and the filter's: matches taken as spread evenly over the records (independent filters)."""
+    records = max(tables.anc_sizes.get(0, 0), 1)
+    costs = {"walk": min(size, want * records / max(terms, 1)) * COST_WALK}
+    if known:
+        costs["term"] = terms * COST_TERM
+    if size <= SCAN_AT_MOST:
+        costs["scan"] = size * COST_SCAN
+    if by_n:
+        costs["term walk"] = min(terms if known else float("inf"), want * records / max(size, 1)) * COST_TERM_WALK
+    return costs
+
+
+def searched_page(conn, tables: ListTables, f: Filter, sort, limit, after=None, backwards=False, count=True) -> Page | None:
+    """A page of a list with q, planned as the comment above says; the page run_page gives, its total exact or a
+    lower bound; None when run_page must answer."""
+    matches, scans = search.plan(f.terms)
+    checks = _term_checks(f.terms)
+    if scans or len(matches) != 1 or checks is None:
+        return None
+    ((table, match),) = matches.items()  # table: a constant of api/search.py
+    parts = _parts(tables, replace(f, terms=[]))
+    keys = _keys(conn, tables, sort, after, backwards) if parts else None
+    if parts is None or (parts and keys is None):
+        return None
+    if not parts:
+        return _page(conn, [], sort, 0, True, False, backwards)
+    sizes = _sizes(conn, tables, parts)
+    if sizes is None:
+        return None
+    want = limit + 1
+    exact, total = True, None
+    cap = TERM_CAP if len(parts) > 1 else (TERM_CAP_MAX if table == search.FTS_TABLE else TRIGRAM_CAP_MAX)
+    terms = _term_count(conn, table, match, cap + 1)
+    if len(parts) > 1:   # several regions: collect one side and sort here, or leave it to run_page
+        if terms <= TERM_CAP:
+            every = {r["n"]: r for part in parts for r in _term_rows(conn, tables, table, match, part, keys.cols)}
+            order, total = _sorted_after(every.values(), keys, want), len(every)
+        elif sum(sizes) <= SCAN_AT_MOST:
+            found = _scan_rows(conn, tables, parts, keys, checks)
+            order, total = _sorted_after(found, keys, want), len(found)
+        else:
+            return None
+    else:
+        part = parts[0]
+        costs = _plan_costs(tables, terms, terms <= cap, sizes[0], want, keys.cols == ["n"])
+        way = min(costs, key=costs.get)
+        if way == "term":
+            order = _term_page(conn, tables, table, match, part, keys, want)
+            if count and (after is not None or len(order) > limit):
+                total = _term_page_count(conn, tables, table, match, part)
+        elif way == "scan":
+            found = _scan_rows(conn, tables, parts, keys, checks)
+            order, total = _sorted_after(found, keys, want), len(found)
+        elif way == "term walk":
+            order = _term_walk(conn, tables, table, match, part, keys, want)
+            exact = False
+            if count:
+                total = max(len(order), _term_walk_count(conn, tables, table, match, part))
+        else:
+            got = _filter_walk(conn, tables, part, keys, checks, want)
+            if got is None:
+                return None
+            found, ran_out = got
+            order, total, exact = found[:want], len(found), ran_out and after is None
+    has_more = len(order) > limit
+    if after is None and not has_more:
+        total, exact = len(order), True
+    elif not count:
+        total, exact = -1, True
+    elif total is None:
+        total = len(order)
+    return _page(conn, order[:limit], sort, total, exact, has_more, backwards)
 
 
 def initiative_by_id(conn, initiative_id: str):

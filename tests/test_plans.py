@@ -1,6 +1,7 @@
 """The list plans (api/queries.py, "list plans") give exactly the page run_page gives, for any filter, sort and cursor.
 
-run_page (on initiative_source) is the plain SQL the list had before the plans, and the one it keeps for q. Each
+run_page (on initiative_source) is the plain SQL the list had before the plans, and the one it keeps for what they
+cannot plan (q whose terms no check answers exactly, or of both indexes). Each
 query here is run both ways, page after page in both directions, with the plans' thresholds as shipped and
 forced to each extreme (always walk an index, never walk, always sort), on the file as built (every region
 small, every record under ancestor 0) and on a copy whose list tables hold every region as a large one.
@@ -97,6 +98,61 @@ def test_a_cursor_of_values_no_longer_in_the_data_lands_between_them(conn):
 
 
 def test_what_the_list_tables_cannot_plan_keeps_run_page(conn):
-    assert q.planned_page(conn, q.Filter(terms=["热线"]), [("id", "asc")], 5) is None
     assert q.planned_page(conn, q.Filter(), [("id", "asc"), ("year", "desc")], 5) is None  # n then another key
     assert q.planned_page(conn, q.Filter(), [("year", "asc")], 5, after=["2025", 3]) is None  # a year that is text
+
+
+TERMS = ["热线", "驿站", "服务", "社会工作", "站", "快递", "新就业群体", "北京", "volunteer", "Hotline", "community",
+         "12345", "Beijing", "station", "党建引领"]
+
+
+FORCED = {"term": "COST_TERM", "scan": "COST_SCAN", "walk": "COST_WALK", "term walk": "COST_TERM_WALK"}
+
+
+@pytest.mark.parametrize("way", ["as shipped", *FORCED])
+def test_a_searched_page_is_the_page_run_page_gives(conn, monkeypatch, way):
+    """q with any other filter and sort, each way of _plan_costs forced in turn (a term walk only sorts on id, so
+    other sorts then walk): the same records, order, cursors and has_more as run_page; the total the same when it
+    is exact, and otherwise a lower bound of it, flagged, never below what the page holds."""
+    if way != "as shipped":
+        for name in FORCED.values():
+            monkeypatch.setattr(q, name, 0 if name == FORCED[way] else 10 ** 9)
+        if way != "term":   # several regions: the filters' records, or run_page
+            monkeypatch.setattr(q, "TERM_CAP", 0)
+        if way in ("walk", "term walk"):
+            monkeypatch.setattr(q, "SCAN_AT_MOST", 0)
+    monkeypatch.setattr(q, "WALK_BATCH", 2)   # batches of 2, 4, 8 ... so walks cross batches on 45 records
+    monkeypatch.setattr(q, "COUNT_WALK", 3)
+    rng = random.Random(29)
+    planned = inexact = 0
+    for _ in range(200):
+        f, sort, limit = _filter(rng, conn), _sort(rng), rng.choice([1, 2, 3, 5, 20])
+        f.terms = rng.sample(TERMS, rng.choice([1, 1, 1, 2]))
+        after, backwards = None, False
+        for _hop in range(6):
+            expected = q.run_page(conn, q.INITIATIVES, "i.*", q.initiative_source(f), sort, limit, after, backwards)
+            got = q.planned_page(conn, f, sort, limit, after, backwards)
+            if got is not None:
+                planned += 1
+                where = (f, sort, limit, after, backwards)
+                assert _seen(got)[:1] + _seen(got)[3:] == _seen(expected)[:1] + _seen(expected)[3:], where
+                if got.total_exact:
+                    assert (got.total, True) == (expected.total, expected.total_exact), where
+                else:
+                    inexact += 1
+                    assert len(got.rows) <= got.total <= expected.total, where
+            if not expected.has_more or not expected.rows:
+                break
+            if after is not None and rng.random() < 0.3:
+                after, backwards = expected.first_key if not backwards else expected.last_key, not backwards
+            else:
+                after = expected.last_key if not backwards else expected.first_key
+    assert planned > 150
+    if way in ("walk", "term walk"):
+        assert inexact > 0   # the walks' lower bounds were compared too
+
+
+def test_a_term_with_no_exact_check_keeps_run_page(conn):
+    assert q.planned_page(conn, q.Filter(terms=["“中"]), [("id", "asc")], 5) is None          # not a piece, 2 characters
+    assert q.planned_page(conn, q.Filter(terms=["Éco"]), [("id", "asc")], 5) is None          # a cased letter beyond ASCII
+    assert q.planned_page(conn, q.Filter(terms=["驿站", "volunteer"]), [("id", "asc")], 5) is None  # two indexes
