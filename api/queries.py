@@ -384,6 +384,7 @@ class ListTables:
     years: tuple[int, ...]              # the year_key values in use, ascending
     anc_sizes: dict[int, int]           # the ancestors in initiative_cells -> how many records each holds
     sizes: dict[str, int]               # region code -> how many records it holds (regions.initiative_count)
+    columns: str                        # what a page reads of its records: every column but search.PIECES_COLUMN
 
     @property
     def big(self):
@@ -409,7 +410,9 @@ def list_tables(conn) -> ListTables | None:
             {k: tuple(v) for k, v in values.items()},
             tuple(r[0] for r in conn.execute("SELECT DISTINCT year_key FROM initiative_cell_counts WHERE anc = 0 ORDER BY 1")),
             {r[0]: r[1] for r in conn.execute("SELECT anc, sum(count) FROM initiative_cell_counts GROUP BY anc")},
-            {r[0]: r[1] for r in conn.execute("SELECT code, initiative_count FROM regions")})
+            {r[0]: r[1] for r in conn.execute("SELECT code, initiative_count FROM regions")},
+            # the pieces are for the indexes (a kilobyte a record at 1M): a page's records are read without them
+            ", ".join(f'i."{r[1]}"' for r in conn.execute("PRAGMA table_info(initiatives)") if r[1] != search.PIECES_COLUMN))
     if len(_LIST_TABLES) >= 64:
         _LIST_TABLES.clear()
     _LIST_TABLES[id(conn)] = (conn, tables)  # the connection is kept with it, so its id is not reused meanwhile
@@ -785,14 +788,14 @@ def planned_page(conn, f: Filter, sort, limit, after=None, backwards=False, coun
             if len(union) > COUNT_CAP:
                 break
         total = len(union)
-    return _page(conn, order[:limit], sort, total, total <= COUNT_CAP, has_more, backwards)
+    return _page(conn, tables, order[:limit], sort, total, total <= COUNT_CAP, has_more, backwards)
 
 
-def _page(conn, order: list, sort, total: int, exact: bool, has_more: bool, backwards: bool) -> Page:
+def _page(conn, tables: ListTables, order: list, sort, total: int, exact: bool, has_more: bool, backwards: bool) -> Page:
     """The Page of a plan's rows (each with its n), in order: their records, each by its number, and the cursors' keys."""
     ns = [r["n"] for r in order]
-    by_n = {r["n"]: r for r in conn.execute("SELECT i.* FROM json_each(:ns) x CROSS JOIN initiatives i ON i.n = x.value",
-                                            {"ns": json.dumps(ns)})}
+    by_n = {r["n"]: r for r in conn.execute(f"SELECT {tables.columns} FROM json_each(:ns) x CROSS JOIN initiatives i "
+                                            "ON i.n = x.value", {"ns": json.dumps(ns)})}
     rows = [by_n[n] for n in ns]
     if backwards:
         rows.reverse()
@@ -1009,7 +1012,7 @@ def searched_page(conn, tables: ListTables, f: Filter, sort, limit, after=None, 
     if parts is None or (parts and keys is None):
         return None
     if not parts:
-        return _page(conn, [], sort, 0, True, False, backwards)
+        return _page(conn, tables, [], sort, 0, True, False, backwards)
     sizes = _sizes(conn, tables, parts)
     if sizes is None:
         return None
@@ -1055,7 +1058,7 @@ def searched_page(conn, tables: ListTables, f: Filter, sort, limit, after=None, 
         total, exact = -1, True
     elif total is None:
         total = len(order)
-    return _page(conn, order[:limit], sort, total, exact, has_more, backwards)
+    return _page(conn, tables, order[:limit], sort, total, exact, has_more, backwards)
 
 
 def initiative_by_id(conn, initiative_id: str):
