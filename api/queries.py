@@ -691,10 +691,11 @@ def _merged_rows(conn, tables: ListTables, part: Part, keys: Keys, cells: list, 
     return rows
 
 
-def _big_rows(conn, tables: ListTables, part: Part, keys: Keys, limit: int) -> tuple[list, int] | None:
-    """Up to limit rows of a large part in order, and how many records it matches; None when no plan here reads few rows."""
+def _big_rows(conn, tables: ListTables, part: Part, keys: Keys, limit: int, cells=None) -> tuple[list, int] | None:
+    """Up to limit rows of a large part in order, and how many records it matches; None when no plan here reads few rows.
+    cells: the part's cells, when the caller has them (_cells)."""
     cols, dirs, bounds = keys.cols, keys.dirs, keys.bounds
-    cells = _cells(conn, tables, part)
+    cells = _cells(conn, tables, part) if cells is None else cells
     total = sum(c[4] for c in cells)
     if total == 0:
         return [], 0
@@ -827,11 +828,12 @@ SCAN_AT_MOST = 10_000   # filters matching at most this many records may be read
 TERM_CAP_MAX = 30_000   # a term's records are counted up to this many (a piece: about 0.07 us each) ...
 TRIGRAM_CAP_MAX = 10_000  # ... or this many (a trigram term: about 0.5 us each)
 COUNT_WALK = 2_000      # a walk of the term in rowid order: the count looks at this many of its records
-WALK_BATCH, WALK_BATCH_MAX = 256, 4_096  # a walk over the filters' plan: its first batch, doubling up to the max
+WALK_BATCH, WALK_BATCH_MAX = 256, 8_192  # a walk over the filters' plan: batches of at least, at most this many
+# records, the first sized to hold the page at the term's density (each batch plans the filter's cells again)
 # What each way costs a record it reads, in microseconds (1M records, bench/scale/shapes.py): the term's records read
 # with their keys, sorted and counted (two passes); the filters' records collected and checked; walked in the page's
 # order and checked (the list plans' batches); the term's records walked in rowid order, their keys checked.
-COST_TERM, COST_SCAN, COST_WALK, COST_TERM_WALK = 1.4, 2.0, 6.0, 1.0
+COST_TERM, COST_SCAN, COST_WALK, COST_TERM_WALK = 1.0, 5.0, 5.0, 0.7
 KEYS = {c: f"k.{c}" for c in SMALL}      # initiative_keys k: a record's facets and name ranks
 
 
@@ -935,14 +937,18 @@ def _sorted_after(rows, keys: Keys, want: int) -> list:
     return out[:want]
 
 
-def _filter_walk(conn, tables: ListTables, part: Part, keys: Keys, checks: list[Cond], want: int):
-    """(rows holding the terms, in order, at least want unless the part ran out; whether it ran out), or None."""
+def _filter_walk(conn, tables: ListTables, part: Part, keys: Keys, checks: list[Cond], want: int, terms: int | None):
+    """(rows holding the terms, in order, at least want unless the part ran out; whether it ran out), or None.
+    terms: how many records hold the terms, when counted, for the size of the first batch."""
     found: list = []
-    bounds, batch = keys.bounds, WALK_BATCH
+    records = tables.anc_sizes.get(0, 0)
+    bounds = keys.bounds
+    cells = _cells(conn, tables, part) if part.anc in tables.big else None   # the same for every batch
+    batch = WALK_BATCH if terms is None else min(WALK_BATCH_MAX, max(WALK_BATCH, int(1.25 * want * records / max(terms, 1))))
     while True:
         at = Keys(keys.cols, keys.dirs, bounds)
         if part.anc in tables.big:
-            got = _big_rows(conn, tables, part, at, batch)
+            got = _big_rows(conn, tables, part, at, batch, cells)
             if got is None:
                 return None
             rows = got[0]
@@ -1046,7 +1052,7 @@ def searched_page(conn, tables: ListTables, f: Filter, sort, limit, after=None, 
             if count:
                 total = max(len(order), _term_walk_count(conn, tables, table, match, part))
         else:
-            got = _filter_walk(conn, tables, part, keys, checks, want)
+            got = _filter_walk(conn, tables, part, keys, checks, want, terms if terms <= cap else None)
             if got is None:
                 return None
             found, ran_out = got
