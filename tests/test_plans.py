@@ -63,6 +63,20 @@ def _seen(page: q.Page) -> tuple:
     return [r["id"] for r in page.rows], page.total, page.total_exact, page.has_more, page.first_key, page.last_key
 
 
+def _hops(conn, rng, f, sort, limit):
+    """(run_page's page, planned_page's page, where) for page after page of one query, forwards and at times back."""
+    after, backwards = None, False
+    for _hop in range(6):
+        expected = q.run_page(conn, q.INITIATIVES, "i.*", q.initiative_source(f), sort, limit, after, backwards)
+        yield expected, q.planned_page(conn, f, sort, limit, after, backwards), (f, sort, limit, after, backwards)
+        if not expected.has_more or not expected.rows:
+            return
+        if after is not None and rng.random() < 0.3:
+            after, backwards = expected.first_key if not backwards else expected.last_key, not backwards
+        else:
+            after = expected.last_key if not backwards else expected.first_key
+
+
 @pytest.mark.parametrize("sort_at_most, walk_cost", [(q.SORT_AT_MOST, q.WALK_COST), (0, 10 ** 12), (0, 0), (10 ** 9, 0)],
                          ids=["as shipped", "walk", "never walk", "sort"])
 def test_a_planned_page_is_the_page_run_page_gives(conn, monkeypatch, sort_at_most, walk_cost):
@@ -72,19 +86,10 @@ def test_a_planned_page_is_the_page_run_page_gives(conn, monkeypatch, sort_at_mo
     planned = 0
     for _ in range(150):
         f, sort, limit = _filter(rng, conn), _sort(rng), rng.choice([1, 2, 3, 5, 20])
-        after, backwards = None, False
-        for _hop in range(6):
-            expected = q.run_page(conn, q.INITIATIVES, "i.*", q.initiative_source(f), sort, limit, after, backwards)
-            got = q.planned_page(conn, f, sort, limit, after, backwards)
+        for expected, got, where in _hops(conn, rng, f, sort, limit):
             if got is not None:
                 planned += 1
-                assert _seen(got) == _seen(expected), (f, sort, limit, after, backwards)
-            if not expected.has_more or not expected.rows:
-                break
-            if after is not None and rng.random() < 0.3:
-                after, backwards = expected.first_key if not backwards else expected.last_key, not backwards
-            else:
-                after = expected.last_key if not backwards else expected.first_key
+                assert _seen(got) == _seen(expected), where
     assert planned > 150
 
 
@@ -128,25 +133,15 @@ def test_a_searched_page_is_the_page_run_page_gives(conn, monkeypatch, way):
     for _ in range(200):
         f, sort, limit = _filter(rng, conn), _sort(rng), rng.choice([1, 2, 3, 5, 20])
         f.terms = rng.sample(TERMS, rng.choice([1, 1, 1, 2]))
-        after, backwards = None, False
-        for _hop in range(6):
-            expected = q.run_page(conn, q.INITIATIVES, "i.*", q.initiative_source(f), sort, limit, after, backwards)
-            got = q.planned_page(conn, f, sort, limit, after, backwards)
+        for expected, got, where in _hops(conn, rng, f, sort, limit):
             if got is not None:
                 planned += 1
-                where = (f, sort, limit, after, backwards)
                 assert _seen(got)[:1] + _seen(got)[3:] == _seen(expected)[:1] + _seen(expected)[3:], where
                 if got.total_exact:
                     assert (got.total, True) == (expected.total, expected.total_exact), where
                 else:
                     inexact += 1
                     assert len(got.rows) <= got.total <= expected.total, where
-            if not expected.has_more or not expected.rows:
-                break
-            if after is not None and rng.random() < 0.3:
-                after, backwards = expected.first_key if not backwards else expected.last_key, not backwards
-            else:
-                after = expected.last_key if not backwards else expected.first_key
     assert planned > 150
     if way in ("walk", "term walk"):
         assert inexact > 0   # the walks' lower bounds were compared too
