@@ -1049,7 +1049,7 @@ def searched_page(conn, tables: ListTables, f: Filter, sort, limit, after=None, 
         elif way == "term walk":
             order = _term_walk(conn, tables, table, match, part, keys, want)
             exact = False
-            if count:
+            if count and (after is not None or len(order) > limit):   # else the page holds them all
                 total = max(len(order), _term_walk_count(conn, tables, table, match, part))
         else:
             got = _filter_walk(conn, tables, part, keys, checks, want, terms if terms <= cap else None)

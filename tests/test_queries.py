@@ -131,6 +131,7 @@ CELLS = ["SCAN x VIRTUAL TABLE INDEX 1:", "SEARCH c USING PRIMARY KEY (anc=? AND
          "USE TEMP B-TREE FOR ORDER BY"]  # each cell's exact range, the page's rows sorted as they come
 FETCH = ["SCAN x VIRTUAL TABLE INDEX 1:", "SEARCH i USING INTEGER PRIMARY KEY (rowid=?)"]  # the page's records by number
 KEYS = "SEARCH k USING INTEGER PRIMARY KEY (rowid=?)"
+TERM_COUNT_ZH = ["CO-ROUTINE (subquery-1)", "SCAN initiatives_fts VIRTUAL TABLE INDEX 0:M4", "SCAN (subquery-1)"]  # capped
 
 # (label, filter, sort, cursor key or None, the plan of each statement the page runs)
 PLANNED = [
@@ -153,6 +154,19 @@ PLANNED = [
     ("a county by Chinese name: its range, sorted", {"regions": ["510116"]}, [("name_zh", "desc")], None,
      [["SEARCH a USING COVERING INDEX sqlite_autoindex_initiative_area_1 (ancestor_code=? AND year_key>? AND year_key<?)",
        KEYS, "USE TEMP B-TREE FOR ORDER BY"], FETCH]),
+    # q with the other filters (queries.searched_page): the filters' size from the cells, the term's capped count, then
+    # the page from the cheaper side
+    ("a rare piece by id: the term's index in rowid order, each record's keys", {"terms": ["驿站"]}, [("id", "asc")], None,
+     [[CUBE], TERM_COUNT_ZH, ["SCAN initiatives_fts VIRTUAL TABLE INDEX 64:M4", KEYS], FETCH]),
+    ("a rare piece and a kind by name: the term's records and their keys, sorted", {"terms": ["驿站"], "kinds": ["fund"]},
+     [("name_en", "asc")], None, [[CUBE], TERM_COUNT_ZH, ["SCAN initiatives_fts VIRTUAL TABLE INDEX 0:M4", KEYS,
+                                                          "USE TEMP B-TREE FOR ORDER BY"], FETCH]),
+    ("a trigram term in a province by -year: the term's records, each looked up in initiative_area",
+     {"terms": ["hotline"], "regions": ["110000"]}, [("year", "desc")], None,
+     [["CO-ROUTINE (subquery-1)", "SCAN initiatives_trigram VIRTUAL TABLE INDEX 0:M5", "SCAN (subquery-1)"],
+      ["SCAN initiatives_trigram VIRTUAL TABLE INDEX 0:M5", KEYS, "CORRELATED SCALAR SUBQUERY 1",
+       "SEARCH a USING COVERING INDEX idx_initiative_area_ancestor_code_initiative_n (ancestor_code=? AND initiative_n=?)",
+       "USE TEMP B-TREE FOR ORDER BY"], FETCH]),
 ]
 
 
