@@ -1057,6 +1057,8 @@ def searched_page(conn, tables: ListTables, f: Filter, sort, limit, after=None, 
                 return None
             found, ran_out = got
             order, total, exact = found[:want], len(found), ran_out and after is None
+        if part.anc == 0 and sizes[0] == tables.anc_sizes.get(0):   # no other filter: the term's own count is the total
+            total, exact = terms, terms <= cap
     has_more = len(order) > limit
     if after is None and not has_more:
         total, exact = len(order), True
