@@ -834,6 +834,7 @@ WALK_BATCH, WALK_BATCH_MAX = 256, 8_192  # a walk over the filters' plan: batche
 # with their keys, sorted and counted (two passes); the filters' records collected and checked; walked in the page's
 # order and checked (the list plans' batches); the term's records walked in rowid order, their keys checked.
 COST_TERM, COST_SCAN, COST_WALK, COST_TERM_WALK = 1.0, 5.0, 5.0, 0.7
+COST_IN_REGION = 2.4   # a term's record looked up in a region's initiative_area range, on top of the above
 KEYS = {c: f"k.{c}" for c in SMALL}      # initiative_keys k: a record's facets and name ranks
 
 
@@ -965,12 +966,20 @@ def _filter_walk(conn, tables: ListTables, part: Part, keys: Keys, checks: list[
         batch = min(batch * 2, WALK_BATCH_MAX)
 
 
+def _whole(tables: ListTables, part: Part) -> bool:
+    """Whether the part's filter takes every year and every value of each facet."""
+    return (len(part.codes["year_key"]) == len(tables.years)
+            and all(len(part.codes[c]) == len(tables.values[c]) for c in FACETS))
+
+
 def _sizes(conn, tables: ListTables, parts: list[Part]) -> list[int] | None:
     """How many records each part's filter matches (a small region: all its records, an upper bound); None when a
     large region has no cells in this file."""
     sizes = []
     for part in parts:
-        if part.anc in tables.big:
+        if part.anc in tables.big and _whole(tables, part):
+            sizes.append(tables.anc_sizes[part.anc])   # every record under the ancestor: no cell to read
+        elif part.anc in tables.big:
             sizes.append(sum(c[4] for c in _cells(conn, tables, part)))
         elif part.region is not None and tables.sizes.get(part.region, 0) <= BIG_ANCESTOR:
             sizes.append(tables.sizes.get(part.region, 0))
@@ -991,17 +1000,19 @@ def _scan_rows(conn, tables: ListTables, parts: list[Part], keys: Keys, checks: 
     return [r for n, r in every.items() if n in ok]
 
 
-def _plan_costs(tables: ListTables, terms: int, known: bool, size: int, want: int, by_n: bool) -> dict[str, float]:
+def _plan_costs(tables: ListTables, terms: int, known: bool, part: Part, size: int, want: int, by_n: bool) -> dict[str, float]:
     """The estimated cost (microseconds) of each way to make the page of one part, from the term's count (known: exact;
     else a lower bound) and the filter's: matches taken as spread evenly over the records (independent filters)."""
     records = max(tables.anc_sizes.get(0, 0), 1)
+    region = COST_IN_REGION if part.region is not None else 0   # each of the term's records looked up in the region
     costs = {"walk": min(size, want * records / max(terms, 1)) * COST_WALK}
     if known:
-        costs["term"] = terms * COST_TERM
+        costs["term"] = terms * (COST_TERM + region)
     if size <= SCAN_AT_MOST:
         costs["scan"] = size * COST_SCAN
     if by_n:
-        costs["term walk"] = min(terms if known else float("inf"), want * records / max(size, 1)) * COST_TERM_WALK
+        costs["term walk"] = (min(terms if known else float("inf"), want * records / max(size, 1))
+                              * (COST_TERM_WALK + region))
     return costs
 
 
@@ -1024,7 +1035,13 @@ def searched_page(conn, tables: ListTables, f: Filter, sort, limit, after=None, 
         return None
     want = limit + 1
     exact, total = True, None
-    cap = TERM_CAP if len(parts) > 1 else (TERM_CAP_MAX if table == search.FTS_TABLE else TRIGRAM_CAP_MAX)
+    unfiltered = len(parts) == 1 and parts[0].anc == 0 and sizes[0] == tables.anc_sizes.get(0)   # q and nothing else
+    if len(parts) > 1:
+        cap = TERM_CAP
+    elif unfiltered:
+        cap = COUNT_CAP   # all the total needs: the ways only compare their costs against other filters
+    else:
+        cap = TERM_CAP_MAX if table == search.FTS_TABLE else TRIGRAM_CAP_MAX
     terms = _term_count(conn, table, match, cap + 1)
     if len(parts) > 1:   # several regions: collect one side and sort here, or leave it to run_page
         if terms <= TERM_CAP:
@@ -1037,7 +1054,7 @@ def searched_page(conn, tables: ListTables, f: Filter, sort, limit, after=None, 
             return None
     else:
         part = parts[0]
-        costs = _plan_costs(tables, terms, terms <= cap, sizes[0], want, keys.cols == ["n"])
+        costs = _plan_costs(tables, terms, terms <= cap, part, sizes[0], want, keys.cols == ["n"])
         way = min(costs, key=costs.get)
         if way == "term":
             order = _term_page(conn, tables, table, match, part, keys, want)
@@ -1057,7 +1074,7 @@ def searched_page(conn, tables: ListTables, f: Filter, sort, limit, after=None, 
                 return None
             found, ran_out = got
             order, total, exact = found[:want], len(found), ran_out and after is None
-        if part.anc == 0 and sizes[0] == tables.anc_sizes.get(0):   # no other filter: the term's own count is the total
+        if unfiltered:   # the term's own count is the total
             total, exact = terms, terms <= cap
     has_more = len(order) > limit
     if after is None and not has_more:
