@@ -834,7 +834,8 @@ WALK_BATCH, WALK_BATCH_MAX = 256, 8_192  # a walk over the filters' plan: batche
 # with their keys, sorted and counted (two passes); the filters' records collected and checked; walked in the page's
 # order and checked (the list plans' batches); the term's records walked in rowid order, their keys checked.
 COST_TERM, COST_SCAN, COST_WALK, COST_TERM_WALK = 1.0, 5.0, 5.0, 0.7
-COST_IN_REGION = 2.4   # a term's record looked up in a region's initiative_area range, on top of the above
+COST_IN_REGION = 1.2   # a term's record looked up in a region's initiative_area range, on top of the above
+COST_CELL_READ = 1.0   # a walk over a region's cells (one not walked in order): each of its records read
 KEYS = {c: f"k.{c}" for c in SMALL}      # initiative_keys k: a record's facets and name ranks
 
 
@@ -1005,7 +1006,9 @@ def _plan_costs(tables: ListTables, terms: int, known: bool, part: Part, size: i
     else a lower bound) and the filter's: matches taken as spread evenly over the records (independent filters)."""
     records = max(tables.anc_sizes.get(0, 0), 1)
     region = COST_IN_REGION if part.region is not None else 0   # each of the term's records looked up in the region
-    costs = {"walk": min(size, want * records / max(terms, 1)) * COST_WALK}
+    # a region below a province is not walked in order: its cells' rows are read and sorted on the way
+    cells = size * COST_CELL_READ if part.anc % 10_000 else 0
+    costs = {"walk": min(size, want * records / max(terms, 1)) * COST_WALK + cells}
     if known:
         costs["term"] = terms * (COST_TERM + region)
     if size <= SCAN_AT_MOST:
