@@ -834,8 +834,8 @@ WALK_BATCH, WALK_BATCH_MAX = 256, 8_192  # a walk over the filters' plan: batche
 # with their keys, sorted and counted (two passes); the filters' records collected and checked; walked in the page's
 # order and checked (the list plans' batches); the term's records walked in rowid order, their keys checked.
 COST_TERM, COST_SCAN, COST_WALK, COST_TERM_WALK = 1.0, 5.0, 5.0, 0.7
-COST_IN_REGION = 1.2   # a term's record looked up in a region's initiative_area range, on top of the above
-COST_CELL_READ = 1.0   # a walk over a region's cells (one not walked in order): each of its records read
+COST_IN_REGION = 1.5   # a term's record looked up in a region's initiative_area range, on top of the above
+COST_CELL_READ = 0.6   # a walk over a region's cells (one not walked in order): each of its records read
 KEYS = {c: f"k.{c}" for c in SMALL}      # initiative_keys k: a record's facets and name ranks
 
 
