@@ -876,37 +876,40 @@ def _key_conds(tables: ListTables, part: Part) -> list[Cond]:
     return conds
 
 
+def _term_keys(tables: ListTables, table: str, match: str, part: Part) -> tuple[str, list[Cond]]:
+    """FROM and conditions for the term's records in the part, each joined to its keys k (the index drives)."""
+    return (f"FROM {table} CROSS JOIN initiative_keys k ON k.n = {table}.rowid",
+            [Cond(f"{table} MATCH :match", {"match": match})] + _key_conds(tables, part))
+
+
 def _term_rows(conn, tables: ListTables, table: str, match: str, part: Part, cols) -> list:
     """Every record of the term in the part, with its keys (the term is in at most TERM_CAP records)."""
-    conds = [Cond(f"{table} MATCH :match", {"match": match})] + _key_conds(tables, part)
-    sql = f"SELECT {_select(cols, KEYS)} FROM {table} CROSS JOIN initiative_keys k ON k.n = {table}.rowid{where(conds)}"
-    return conn.execute(sql, merge(conds)).fetchall()
+    from_sql, conds = _term_keys(tables, table, match, part)
+    return conn.execute(f"SELECT {_select(cols, KEYS)} {from_sql}{where(conds)}", merge(conds)).fetchall()
 
 
 def _term_page(conn, tables: ListTables, table: str, match: str, part: Part, keys: Keys, want: int) -> list:
     """The page from the term's side: its records in the part, after the cursor, sorted and cut here by SQLite."""
-    conds = [Cond(f"{table} MATCH :match", {"match": match})] + _key_conds(tables, part)
+    from_sql, conds = _term_keys(tables, table, match, part)
     if keys.bounds is not None:
         conds.append(_after(keys.cols, keys.dirs, keys.bounds, KEYS))
-    sql = (f"SELECT {_select(keys.cols, KEYS)} FROM {table} CROSS JOIN initiative_keys k ON k.n = {table}.rowid"
-           f"{where(conds)} ORDER BY {_order_sql(keys.cols, keys.dirs, KEYS)} LIMIT :limit")
+    sql = (f"SELECT {_select(keys.cols, KEYS)} {from_sql}{where(conds)} "
+           f"ORDER BY {_order_sql(keys.cols, keys.dirs, KEYS)} LIMIT :limit")
     return conn.execute(sql, {**merge(conds), "limit": want}).fetchall()
 
 
 def _term_page_count(conn, tables: ListTables, table: str, match: str, part: Part) -> int:
-    conds = [Cond(f"{table} MATCH :match", {"match": match})] + _key_conds(tables, part)
-    sql = f"SELECT count(*) FROM {table} CROSS JOIN initiative_keys k ON k.n = {table}.rowid{where(conds)}"
-    return conn.execute(sql, merge(conds)).fetchone()[0]
+    from_sql, conds = _term_keys(tables, table, match, part)
+    return conn.execute(f"SELECT count(*) {from_sql}{where(conds)}", merge(conds)).fetchone()[0]
 
 
 def _term_walk(conn, tables: ListTables, table: str, match: str, part: Part, keys: Keys, limit: int) -> list:
     """Up to limit records of the term in the part, in n order: the index read in rowid order, stopping at limit."""
     d = keys.dirs[0]
-    conds = [Cond(f"{table} MATCH :match", {"match": match})] + _key_conds(tables, part)
+    from_sql, conds = _term_keys(tables, table, match, part)
     if keys.bounds is not None:
         conds.append(Cond(f"{table}.rowid {'>' if d == 'asc' else '<'} :b_n", {"b_n": keys.bounds[0]}))
-    sql = (f"SELECT k.n AS n FROM {table} CROSS JOIN initiative_keys k ON k.n = {table}.rowid{where(conds)} "
-           f"ORDER BY {table}.rowid {d.upper()} LIMIT :limit")
+    sql = f"SELECT k.n AS n {from_sql}{where(conds)} ORDER BY {table}.rowid {d.upper()} LIMIT :limit"
     return conn.execute(sql, {**merge(conds), "limit": limit}).fetchall()
 
 
@@ -934,18 +937,21 @@ def _sorted_after(rows, keys: Keys, want: int) -> list:
     key = _order_key(keys.cols, keys.dirs)
     out = sorted(rows, key=key)
     if keys.bounds is not None:
-        start = tuple(b if d == "asc" else -b for b, d in zip(keys.bounds, keys.dirs))
+        start = key(dict(zip(keys.cols, keys.bounds)))
         out = [r for r in out if key(r) > start]
     return out[:want]
 
 
-def _filter_walk(conn, tables: ListTables, part: Part, keys: Keys, checks: list[Cond], want: int, terms: int | None):
+def _filter_walk(conn, tables: ListTables, part: Part, keys: Keys, checks: list[Cond], want: int, terms: int | None,
+                 cells: list | None):
     """(rows holding the terms, in order, at least want unless the part ran out; whether it ran out), or None.
-    terms: how many records hold the terms, when counted, for the size of the first batch."""
+    terms: how many records hold the terms, when counted, for the size of the first batch; cells: the part's, when
+    read (a large part; the same for every batch)."""
     found: list = []
     records = tables.anc_sizes.get(0, 0)
     bounds = keys.bounds
-    cells = _cells(conn, tables, part) if part.anc in tables.big else None   # the same for every batch
+    if part.anc in tables.big and cells is None:
+        cells = _cells(conn, tables, part)
     batch = WALK_BATCH if terms is None else min(WALK_BATCH_MAX, max(WALK_BATCH, int(1.25 * want * records / max(terms, 1))))
     while True:
         at = Keys(keys.cols, keys.dirs, bounds)
@@ -973,27 +979,33 @@ def _whole(tables: ListTables, part: Part) -> bool:
             and all(len(part.codes[c]) == len(tables.values[c]) for c in FACETS))
 
 
-def _sizes(conn, tables: ListTables, parts: list[Part]) -> list[int] | None:
-    """How many records each part's filter matches (a small region: all its records, an upper bound); None when a
-    large region has no cells in this file."""
-    sizes = []
+def _sizes(conn, tables: ListTables, parts: list[Part]) -> tuple[list[int], list[list | None]] | None:
+    """How many records each part's filter matches (a small region: all its records, an upper bound), and each part's
+    cells when they were read for it; None when a large region has no cells in this file."""
+    sizes, cells = [], []
     for part in parts:
+        read = None
         if part.anc in tables.big and _whole(tables, part):
-            sizes.append(tables.anc_sizes[part.anc])   # every record under the ancestor: no cell to read
+            size = tables.anc_sizes[part.anc]   # every record under the ancestor: no cell to read
         elif part.anc in tables.big:
-            sizes.append(sum(c[4] for c in _cells(conn, tables, part)))
+            read = _cells(conn, tables, part)
+            size = sum(c[4] for c in read)
         elif part.region is not None and tables.sizes.get(part.region, 0) <= BIG_ANCESTOR:
-            sizes.append(tables.sizes.get(part.region, 0))
+            size = tables.sizes.get(part.region, 0)
         else:
             return None
-    return sizes
+        sizes.append(size)
+        cells.append(read)
+    return sizes, cells
 
 
-def _scan_rows(conn, tables: ListTables, parts: list[Part], keys: Keys, checks: list[Cond]) -> list:
-    """Every record of the parts' filters that holds the terms, with its keys (the filters match few records)."""
+def _scan_rows(conn, tables: ListTables, parts: list[Part], cells: list[list | None], keys: Keys, checks: list[Cond]) -> list:
+    """Every record of the parts' filters that holds the terms, with its keys (the filters match few records).
+    cells: each part's, when already read."""
     every = {}
-    for part in parts:
-        rows = (_from_cells(conn, part, keys.cols, keys.dirs, _cells(conn, tables, part), None, SCAN_AT_MOST + 1)
+    for part, read in zip(parts, cells):
+        rows = (_from_cells(conn, part, keys.cols, keys.dirs, read if read is not None else _cells(conn, tables, part),
+                            None, SCAN_AT_MOST + 1)
                 if part.anc in tables.big else
                 _small_rows(conn, tables, part, Keys(keys.cols, keys.dirs, None), SCAN_AT_MOST + 1))
         every.update((r["n"], r) for r in rows)
@@ -1033,9 +1045,10 @@ def searched_page(conn, tables: ListTables, f: Filter, sort, limit, after=None, 
         return None
     if not parts:
         return _page(conn, tables, [], sort, 0, True, False, backwards)
-    sizes = _sizes(conn, tables, parts)
-    if sizes is None:
+    got = _sizes(conn, tables, parts)
+    if got is None:
         return None
+    sizes, cells = got
     want = limit + 1
     exact, total = True, None
     unfiltered = len(parts) == 1 and parts[0].anc == 0 and sizes[0] == tables.anc_sizes.get(0)   # q and nothing else
@@ -1051,7 +1064,7 @@ def searched_page(conn, tables: ListTables, f: Filter, sort, limit, after=None, 
             every = {r["n"]: r for part in parts for r in _term_rows(conn, tables, table, match, part, keys.cols)}
             order, total = _sorted_after(every.values(), keys, want), len(every)
         elif sum(sizes) <= SCAN_AT_MOST:
-            found = _scan_rows(conn, tables, parts, keys, checks)
+            found = _scan_rows(conn, tables, parts, cells, keys, checks)
             order, total = _sorted_after(found, keys, want), len(found)
         else:
             return None
@@ -1064,7 +1077,7 @@ def searched_page(conn, tables: ListTables, f: Filter, sort, limit, after=None, 
             if count and (after is not None or len(order) > limit):
                 total = _term_page_count(conn, tables, table, match, part)
         elif way == "scan":
-            found = _scan_rows(conn, tables, parts, keys, checks)
+            found = _scan_rows(conn, tables, parts, cells, keys, checks)
             order, total = _sorted_after(found, keys, want), len(found)
         elif way == "term walk":
             order = _term_walk(conn, tables, table, match, part, keys, want)
@@ -1072,7 +1085,7 @@ def searched_page(conn, tables: ListTables, f: Filter, sort, limit, after=None, 
             if count and (after is not None or len(order) > limit):   # else the page holds them all
                 total = max(len(order), _term_walk_count(conn, tables, table, match, part))
         else:
-            got = _filter_walk(conn, tables, part, keys, checks, want, terms if terms <= cap else None)
+            got = _filter_walk(conn, tables, part, keys, checks, want, terms if terms <= cap else None, cells[0])
             if got is None:
                 return None
             found, ran_out = got
@@ -1084,8 +1097,6 @@ def searched_page(conn, tables: ListTables, f: Filter, sort, limit, after=None, 
         total, exact = len(order), True
     elif not count:
         total, exact = -1, True
-    elif total is None:
-        total = len(order)
     return _page(conn, tables, order[:limit], sort, total, exact, has_more, backwards)
 
 
