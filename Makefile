@@ -30,15 +30,16 @@ $(NODE_STAMP): package.json package-lock.json
 	touch $@
 
 # Rebuilt when anything in data/, seeds/ or the build code is newer than the database.
-$(DB): $(STAMP) $(NODE_STAMP) $(shell find data seeds -type f 2>/dev/null) api/build.py api/validate.py api/search.py
-	$(BIN)/flask --app api build --db $(DB)
+# The build's code is api/build/ and api/dataset/ (it imports nothing else: tests/dataset/test_layout.py).
+$(DB): $(STAMP) $(shell find data seeds api/build api/dataset -type f -not -name '*.pyc' 2>/dev/null)
+	$(BIN)/python -m api.build --db $(DB)
 
 build: $(DB)
 
-run: $(DB)
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py "api:create_app()"
+run: $(DB) $(NODE_STAMP)
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py "api.app:create_app()"
 
-test: $(DB)
+test: $(DB) $(NODE_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Operations (README "Operations"): each script is bounded, talks to 127.0.0.0/8 only and prints its figures.

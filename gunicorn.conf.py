@@ -2,9 +2,9 @@
 import multiprocessing
 import os
 
-from api import serving
+from api.web import gunicorn_patches
 
-serving.install()  # gunicorn's own 400/414/431/500 pages become problem+json like the app's
+gunicorn_patches.install()  # gunicorn's own 400/414/431/500 pages become problem+json like the app's
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))

@@ -116,7 +116,7 @@ def main(argv=None):
         paths = warm = c.api
     a.out.mkdir(parents=True, exist_ok=True)
     raw = a.out / f"profile-{a.case}.txt"
-    api = servers.gunicorn("api", "api:create_app()", servers.free_port(), {"SOCIALWORK_DB": str(db)},
+    api = servers.gunicorn("api", "api.app:create_app()", servers.free_port(), {"SOCIALWORK_DB": str(db)},
                            a.out / "logs" / "profile-api.log")
     try:
         api.wait_ready("/api/v1")

@@ -267,7 +267,7 @@ def main(argv=None):
         "cases": {}, "targets": [], "runs": []}
     try:
         extra = shlex.split(a.gunicorn_args)
-        api = servers.gunicorn("api", "api:create_app()", servers.free_port(), {"SOCIALWORK_DB": str(db)}, logs / "api.log",
+        api = servers.gunicorn("api", "api.app:create_app()", servers.free_port(), {"SOCIALWORK_DB": str(db)}, logs / "api.log",
                                extra)
         started.append(api)
         ds = servers.datasette(db, servers.free_port(), logs / "datasette.log", ds_settings)
@@ -277,7 +277,7 @@ def main(argv=None):
         if a.baseline:
             base_db = (a.baseline_db or source_db).resolve()
             base_port = servers.free_port()
-            base = servers.Server("baseline", servers.servers.gunicorn_command(base_port, 1, "api:create_app()", extra),
+            base = servers.Server("baseline", servers.servers.gunicorn_command(base_port, 1, "api.app:create_app()", extra),
                                   base_port, logs / "baseline.log", {**os.environ, "SOCIALWORK_DB": str(base_db)},
                                   cwd=a.baseline.resolve())
             started.append(base)

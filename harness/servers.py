@@ -28,7 +28,7 @@ VENV_BIN = ROOT / ".venv" / "bin"
 PYTHON = VENV_BIN / "python"
 LOOPBACK = "127.0.0.1"
 CORES = os.cpu_count() or 1
-APP = "api:create_app()"
+APP = "api.app:create_app()"
 
 
 def check_loopback(host: str) -> None:

@@ -2,7 +2,7 @@
 
 schemathesis.toml lets a schema-valid request on the list operations be a 400 (whether a region
 names a division, or a cursor was issued for this query, depends on the data, not the schema).
-tests/test_contract.py narrows that with positive_400_is_data_dependent; this is the same rule for
+tests/web/test_contract.py narrows that with positive_400_is_data_dependent; this is the same rule for
 `schemathesis run`, loaded with SCHEMATHESIS_HOOKS=ops/fuzz_hooks.py.
 """
 from __future__ import annotations

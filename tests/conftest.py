@@ -1,13 +1,13 @@
-"""Shared fixtures: the dataset built once per session into a temporary folder; a fresh app per test, with its client and CLI runner."""
+"""Shared fixtures: the dataset built once per session into a temporary folder; a fresh app per test, with its client."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from api import create_app
-from api.conditional import STORE_BYTES
+from api.app import create_app
 from api.build import build
+from api.web.conditional import STORE_BYTES
 from harness import servers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,11 +35,6 @@ def app(built_db, request):
 @pytest.fixture()
 def client(app):
     return app.test_client()
-
-
-@pytest.fixture()
-def runner(app):
-    return app.test_cli_runner()
 
 
 @pytest.fixture(scope="session")

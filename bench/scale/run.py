@@ -154,7 +154,7 @@ def served_load(db: Path, seconds: int, connections: int, out: Path) -> dict:
 
     tool = load.pick_tool("auto")
     mix = casemod.distinct_mix(db, db.stem, max(10_000, seconds * 3_000), sample=20, cursors=200)
-    api = servers.gunicorn("api", "api:create_app()", servers.free_port(), {"SOCIALWORK_DB": str(db)},
+    api = servers.gunicorn("api", "api.app:create_app()", servers.free_port(), {"SOCIALWORK_DB": str(db)},
                            out / "logs" / "scale-api.log")
     res = {"tool": tool, "connections": connections, "seconds": seconds}
     try:

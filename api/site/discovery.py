@@ -1,0 +1,216 @@
+"""Findable by catalogues and search engines: schema.org Dataset JSON-LD, a DCAT catalogue (Turtle), robots.txt, the sitemap, and how to cite a record."""
+from __future__ import annotations
+
+import json
+from xml.sax.saxutils import escape
+
+from flask import Blueprint, Response, request
+
+from .. import query
+from ..dataset.about import DESCRIPTION_EN, DESCRIPTION_ZH, LICENCE, SPATIAL, TEMPORAL, TITLE_EN, TITLE_ZH
+from ..web.args import parse
+from ..web.conditional import strong_etag
+from ..web.db import get_db, get_snapshot
+from ..web.urls import absolute
+from .downloads import DOWNLOADS
+from .render import NO_ARGS, creators, page_digest, release_of
+
+bp = Blueprint("discovery", __name__)
+
+
+def version_label(version: str, release: str | None) -> str:
+    """The version a citation names: the release when the build records one, with the content hash it was built as."""
+    return f"{release} (build {version})" if release else version
+
+
+def script_json(value) -> str:
+    """JSON for a <script type="application/ld+json"> data block: nothing in it can end the element or open a comment."""
+    return json.dumps(value, ensure_ascii=False, indent=1).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def dataset_jsonld(conn, meta: dict, downloads) -> dict:
+    """schema.org Dataset for the landing page: what Google Dataset Search and other crawlers read."""
+    version, release = get_snapshot().version, release_of(meta)
+    sources = query.sources(conn)
+    return {
+        "@context": "https://schema.org",
+        "@type": "Dataset",
+        "@id": absolute("/#dataset"),
+        "name": TITLE_EN,
+        "alternateName": TITLE_ZH,
+        "description": DESCRIPTION_EN,
+        "url": absolute("/"),
+        "sameAs": absolute("/api/v1"),
+        "version": release or version,
+        "identifier": version,
+        "license": LICENCE["url"],
+        "isAccessibleForFree": True,
+        "inLanguage": ["zh-Hans", "en"],
+        "keywords": ["社会工作", "social work", "China", "open data", "GB/T 2260", "新就业群体", "new employment groups"],
+        "creator": [{"@type": "Organization", "name": name} for name in creators(meta)],
+        "temporalCoverage": "/".join(TEMPORAL),
+        "spatialCoverage": {"@type": "Place", "name": f"{SPATIAL['name_zh']} {SPATIAL['name_en']}",
+                            "address": {"@type": "PostalAddress", "addressCountry": SPATIAL["iso"]}},
+        "isBasedOn": [{"@type": "NewsArticle", "headline": s["title_zh"], "alternativeHeadline": s["title_en"],
+                       "datePublished": s["published"], "inLanguage": s["language"], "url": absolute(f"/sources/{s['id']}"),
+                       "publisher": {"@type": "Organization", "name": f"{s['publisher_zh']} {s['publisher_en']}"}}
+                      for s in sources],
+        "distribution": [{"@type": "DataDownload", "name": d.name, "description": f"{d.title_zh} {d.title_en}",
+                          "encodingFormat": d.media_type.split(";")[0], "contentUrl": absolute(f"/downloads/{d.name}")}
+                         for d in downloads],
+        "includedInDataCatalog": {"@type": "DataCatalog", "name": TITLE_EN, "url": absolute("/catalog.ttl")},
+    }
+
+
+def citation(record: dict, url: str, version: str, release: str | None, authors: list[str]) -> dict:
+    """How to cite one record: a sentence, CSL-JSON and BibTeX, all naming its permanent page and the dataset version."""
+    label = version_label(version, release)
+    text = (f"{', '.join(authors) + '. ' if authors else ''}{record['name_zh']} ({record['name_en']}). "
+            f"{TITLE_ZH} / {TITLE_EN}, version {label}. {url}")
+    csl = [{"id": record["id"], "type": "dataset", "title": f"{record['name_zh']} ({record['name_en']})",
+            "container-title": f"{TITLE_ZH} / {TITLE_EN}", "version": label, "URL": url, "language": "zh-Hans",
+            "author": [{"literal": a} for a in authors],
+            "note": f"CC BY 4.0. Based on {record['evidence'][0]['source']['publisher_en']}, "
+                    f"{record['evidence'][0]['source']['published']}" if record.get("evidence") else "CC BY 4.0"}]
+
+    def bib(value: str) -> str:
+        return "".join("\\" + ch if ch in "{}%&$#_" else ch for ch in value)
+
+    key = "socialwork-" + record["id"]
+    bibtex = "\n".join([
+        f"@misc{{{key},",
+        f"  author = {{{{{bib(' and '.join(authors))}}}}},",
+        f"  title = {{{bib(record['name_zh'])} ({bib(record['name_en'])})}},",
+        f"  howpublished = {{{TITLE_ZH} / {bib(TITLE_EN)}}},",
+        f"  version = {{{bib(label)}}},",
+        f"  url = {{{url}}},",
+        "  note = {CC BY 4.0}",
+        "}",
+    ])
+    return {"text": text, "csl": json.dumps(csl, ensure_ascii=False, indent=2), "bibtex": bibtex, "version": label}
+
+
+def _etag(*parts: str) -> str:
+    """The same code hash as the pages': this module is part of it."""
+    return strong_etag(get_snapshot().version, request.path, page_digest(), *parts)
+
+
+# ---------------------------------------------------------------- DCAT
+
+DCAT, DCT, FOAF, RDF, XSD, VCARD = ("http://www.w3.org/ns/dcat#", "http://purl.org/dc/terms/", "http://xmlns.com/foaf/0.1/",
+                                    "http://www.w3.org/1999/02/22-rdf-syntax-ns#", "http://www.w3.org/2001/XMLSchema#",
+                                    "http://www.w3.org/2006/vcard/ns#")
+MEDIA_TYPES = "http://www.iana.org/assignments/media-types/"
+
+
+def iri(value: str) -> str:
+    return f"<{value}>"
+
+
+def literal(value, lang: str | None = None, datatype: str | None = None) -> str:
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{text}"' + (f"@{lang}" if lang else "") + (f"^^<{datatype}>" if datatype else "")
+
+
+def catalog_triples(conn, downloads) -> list[tuple[str, str, str]]:
+    """The DCAT catalogue as triples: the catalogue, the dataset, a distribution per download, and the API as a data service."""
+    meta = query.meta(conn)
+    version, release = get_snapshot().version, release_of(meta)
+    catalog, dataset, api = absolute("/catalog.ttl#catalog"), absolute("/#dataset"), absolute("/api/v1")
+    publisher = "_:publisher"
+    t = [
+        (iri(catalog), iri(RDF + "type"), iri(DCAT + "Catalog")),
+        (iri(catalog), iri(DCT + "title"), literal(TITLE_EN, "en")),
+        (iri(catalog), iri(DCT + "title"), literal(TITLE_ZH, "zh-Hans")),
+        (iri(catalog), iri(DCT + "description"), literal(DESCRIPTION_EN, "en")),
+        (iri(catalog), iri(FOAF + "homepage"), iri(absolute("/"))),
+        (iri(catalog), iri(DCT + "publisher"), publisher),
+        (iri(catalog), iri(DCT + "license"), iri(LICENCE["url"])),
+        (iri(catalog), iri(DCAT + "dataset"), iri(dataset)),
+        (iri(catalog), iri(DCAT + "service"), iri(api)),
+        (publisher, iri(RDF + "type"), iri(FOAF + "Organization")),
+        *[(publisher, iri(FOAF + "name"), literal(name)) for name in creators(meta)],
+        (iri(dataset), iri(RDF + "type"), iri(DCAT + "Dataset")),
+        (iri(dataset), iri(DCT + "identifier"), literal("china-social-work-initiatives-2025")),
+        (iri(dataset), iri(DCT + "title"), literal(TITLE_EN, "en")),
+        (iri(dataset), iri(DCT + "title"), literal(TITLE_ZH, "zh-Hans")),
+        (iri(dataset), iri(DCT + "description"), literal(DESCRIPTION_EN, "en")),
+        (iri(dataset), iri(DCT + "description"), literal(DESCRIPTION_ZH, "zh-Hans")),
+        (iri(dataset), iri(DCAT + "landingPage"), iri(absolute("/"))),
+        (iri(dataset), iri(DCT + "license"), iri(LICENCE["url"])),
+        (iri(dataset), iri(DCT + "publisher"), publisher),
+        (iri(dataset), iri(DCAT + "version"), literal(release or version)),
+        (iri(dataset), iri("http://www.w3.org/2002/07/owl#versionInfo"), literal(version_label(version, release))),
+        (iri(dataset), iri(DCT + "language"), iri("http://publications.europa.eu/resource/authority/language/ZHO")),
+        (iri(dataset), iri(DCT + "language"), iri("http://publications.europa.eu/resource/authority/language/ENG")),
+        (iri(dataset), iri(DCT + "spatial"), iri(SPATIAL["eu_country"])),
+        (iri(dataset), iri(DCT + "temporal"), "_:period"),
+        ("_:period", iri(RDF + "type"), iri(DCT + "PeriodOfTime")),
+        ("_:period", iri(DCAT + "startDate"), literal(TEMPORAL[0], datatype=XSD + "date")),
+        ("_:period", iri(DCAT + "endDate"), literal(TEMPORAL[1], datatype=XSD + "date")),
+        *[(iri(dataset), iri(DCAT + "keyword"), literal(k, "zh-Hans" if not k.isascii() else "en"))
+          for k in ("社会工作", "social work", "open data", "GB/T 2260")],
+        *[(iri(dataset), iri(DCT + "source"), iri(absolute(f"/sources/{s['id']}"))) for s in query.sources(conn)],
+    ]
+    t += [
+        (iri(api), iri(RDF + "type"), iri(DCAT + "DataService")),
+        (iri(api), iri(DCT + "title"), literal("China social-work initiatives API", "en")),
+        (iri(api), iri(DCAT + "endpointURL"), iri(api)),
+        (iri(api), iri(DCAT + "endpointDescription"), iri(absolute("/openapi.yaml"))),
+        (iri(api), iri(DCAT + "servesDataset"), iri(dataset)),
+        (iri(api), iri(DCT + "license"), iri(LICENCE["url"])),
+    ]
+    for d in downloads:
+        url = absolute(f"/downloads/{d.name}")
+        dist = iri(url + "#distribution")
+        media = d.media_type.split(";")[0]
+        t += [
+            (iri(dataset), iri(DCAT + "distribution"), dist),
+            (dist, iri(RDF + "type"), iri(DCAT + "Distribution")),
+            (dist, iri(DCT + "title"), literal(d.name)),
+            (dist, iri(DCT + "description"), literal(d.title_en, "en")),
+            (dist, iri(DCT + "description"), literal(d.title_zh, "zh-Hans")),
+            (dist, iri(DCAT + "accessURL"), iri(url)),
+            (dist, iri(DCAT + "downloadURL"), iri(url)),
+            (dist, iri(DCAT + "mediaType"), iri(MEDIA_TYPES + media)),
+            (dist, iri(DCT + "format"), literal(d.name.rsplit(".", 1)[-1].upper())),
+            (dist, iri(DCT + "license"), iri(LICENCE["url"])),
+        ]
+    return t
+
+
+@bp.get("/catalog.ttl")
+def catalog_ttl():
+    """The DCAT catalogue in Turtle (one triple per line, so it is N-Triples too): what CKAN's DCAT harvester reads."""
+    parse(NO_ARGS, request.args)
+    lines = [f"{s} {p} {o} ." for s, p, o in catalog_triples(get_db(), DOWNLOADS.values())]
+    resp = Response("\n".join(lines) + "\n", mimetype="text/turtle")
+    resp.headers["Content-Type"] = "text/turtle; charset=utf-8"
+    resp.headers["ETag"] = _etag()
+    return resp
+
+
+# ---------------------------------------------------------------- robots.txt and the sitemap
+
+@bp.get("/robots.txt")
+def robots():
+    """Everything may be crawled; the sitemap lists the pages."""
+    parse(NO_ARGS, request.args)
+    resp = Response(f"User-agent: *\nAllow: /\n\nSitemap: {absolute('/sitemap.xml')}\n", mimetype="text/plain")
+    resp.headers["ETag"] = _etag()
+    return resp
+
+
+@bp.get("/sitemap.xml")
+def sitemap():
+    """The pages for people: the landing page, the list, the map, each source and every record."""
+    parse(NO_ARGS, request.args)
+    conn = get_db()
+    paths = ["/", "/initiatives", "/map", *[f"/sources/{s['id']}" for s in query.sources(conn)],
+             *[f"/initiatives/{i}" for i in query.initiative_ids(conn)]]
+    body = ['<?xml version="1.0" encoding="UTF-8"?>', '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
+    body += [f"  <url><loc>{escape(absolute(p))}</loc></url>" for p in paths]
+    body.append("</urlset>")
+    resp = Response("\n".join(body) + "\n", mimetype="application/xml")
+    resp.headers["ETag"] = _etag()
+    return resp

@@ -1,0 +1,114 @@
+"""The bulk downloads under /downloads/: every public table as CSV, the SQLite file the workers read, and the
+descriptors the build made (datapackage.json, Datasette's metadata.json, the map's tile layout)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from flask import Response, current_app, request
+from werkzeug.wsgi import wrap_file
+
+from .. import query
+from ..dataset.tables import DOWNLOAD_TITLES, PUBLIC_TABLES
+from ..web.conditional import strong_etag
+from ..web.db import get_db, get_snapshot
+from ..web.errors import Problem
+from ..web.responses import csv_response, envelope
+from ..web.urls import absolute
+from .render import pages
+
+@dataclass(frozen=True)
+class Download:
+    name: str
+    media_type: str
+    title_zh: str
+    title_en: str
+
+
+CSV = "text/csv; charset=utf-8; header=present"
+_TABLE_TITLES = {
+    "initiatives": ("举措（数据表）", "Initiatives, one row each: table initiatives of socialwork.db"),
+    "initiative_regions": ("举措与地区", "Which regions each initiative names, in order"),
+    "metrics": ("数据指标（数据表）", "Figures the article reports, typed with units: table metrics"),
+    "evidence": ("原文引语", "Verbatim quotes with offsets into the article"),
+    "people": ("人物", "People the article names, with their roles"),
+    "outside_facts": ("文外事实", "Facts from outside the article, each with its cited source"),
+    "changelog": ("变更记录", "What changed in each record since the previous release"),
+    "regions": ("行政区划", "GB/T 2260 divisions with centroids"),
+    "region_aliases": ("旧行政区划代码", "Retired division codes and their successors"),
+    "kinds": ("举措类型", "Kinds of initiative"),
+    "themes": ("主题", "The article's themes"),
+    "sources": ("来源", "Source documents"),
+}
+# The whitelist: nothing outside it is ever read, whatever the URL says. Each table's file name is PUBLIC_TABLES'.
+DOWNLOADS = {d.name: d for d in [
+    *(Download(t.filename, CSV, *DOWNLOAD_TITLES[t.table]) for t in PUBLIC_TABLES.values()),
+    Download("socialwork.db", "application/vnd.sqlite3", "SQLite 数据库", "The whole dataset as one SQLite file"),
+    Download("datapackage.json", "application/json", "数据包描述", "Frictionless Data Package descriptor of these files"),
+    Download("metadata.json", "application/json", "Datasette 元数据", "Datasette metadata: datasette socialwork.db -m metadata.json"),
+    Download("province-tiles.json", "application/json", "省级瓦片图布局", "Our tile-grid layout of the provinces (the map), CC BY 4.0"),
+]}
+TABLE_OF = {t.filename: t.table for t in PUBLIC_TABLES.values()}
+META_FILES = {"datapackage.json": "datapackage", "metadata.json": "datasette_metadata", "province-tiles.json": "province_tiles"}
+BOM = {"1": True, "true": True, "0": False, "false": False}
+
+# ---------------------------------------------------------------- downloads
+
+@pages.get("/downloads/")
+def downloads():
+    """List the bulk downloads as JSON."""
+    version = get_snapshot().version
+    data = [{"name": d.name, "url": absolute(f"/downloads/{d.name}"), "media_type": d.media_type,
+             "title_zh": d.title_zh, "title_en": d.title_en} for d in DOWNLOADS.values()]
+    links = {"self": absolute("/downloads/"), "home": absolute("/"), "api": absolute("/api/v1")}
+    resp = envelope(data, links, total=len(data), version=version)
+    resp.headers["ETag"] = strong_etag(version, "/downloads/")
+    return resp
+
+
+@pages.get("/downloads/<name>")
+def download(name: str):
+    """Send one whitelisted file: a table as CSV (?bom=1: with a UTF-8 byte order mark, for Excel), the SQLite
+    database, datapackage.json or Datasette's metadata.json."""
+    item = DOWNLOADS.get(name)
+    if item is None:
+        raise Problem(404, "not-found", f"There is no download called {name[:100]!r}. GET /downloads/ lists them.")
+    snap = get_snapshot()
+    bom = BOM.get(request.args.get("bom", "0").strip().lower())
+    if bom is None:
+        raise Problem(400, "invalid-parameter", "bom: must be one of 1, true, 0, false.",
+                      errors={"bom": ["must be one of 1, true, 0, false"]})
+    if name in META_FILES:
+        # The copies the build made from the tables it wrote, so they always match the version served.
+        resp = Response(query.meta(get_db())[META_FILES[name]], mimetype="application/json")
+    elif name == "socialwork.db":
+        resp = database_file(snap)
+    else:
+        columns, rows = query.table_rows(get_db(), TABLE_OF[name])
+        resp = csv_response(columns, rows, name, bom=bom)
+    resp.headers["Content-Type"] = item.media_type
+    resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    bom_variant = bom and name in TABLE_OF
+    resp.headers["ETag"] = strong_etag(snap.version, "/downloads/" + name, *(["bom"] if bom_variant else []))
+    resp.headers["Cache-Control"] = "public, max-age=300"
+    return resp
+
+
+def database_file(snap) -> Response:
+    """Stream the database file the request's snapshot reads from, opened once (a rebuild renames a new file over the path)."""
+    f = open(current_app.config["DATABASE"], "rb")
+    st = os.fstat(f.fileno())
+    if (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size) != snap.ident:
+        # Renamed over in the last second: the version in hand is not this file's.
+        f.close()
+        raise Problem(503, "service-unavailable", "The dataset is being replaced; try again in a moment.",
+                      headers={"Retry-After": "1"})
+    resp = Response(wrap_file(request.environ, f), mimetype="application/vnd.sqlite3", direct_passthrough=True)
+    resp.content_length = st.st_size
+    resp.last_modified = st.st_mtime
+    try:
+        resp.make_conditional(request, accept_ranges=True, complete_length=st.st_size)
+    except Exception:  # 416 for a range outside the file: nobody will read it, so close it now
+        f.close()
+        raise
+    return resp

@@ -1,0 +1,167 @@
+"""What every page shares: the two blueprints (pages, whose errors are problem+json, and site, whose errors are
+pages), the layout's facts, the ETag of a page (the dataset version and the pages' code), links that keep the
+query, and the error pages."""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from pathlib import Path
+from urllib.parse import quote
+
+from flask import Blueprint, Response, render_template, request
+
+from .. import query
+from ..dataset.about import LICENCE, TITLE_EN, TITLE_ZH
+from ..web import urls
+from ..web.args import RootArgs
+from ..web.conditional import strong_etag
+from ..web.db import DatasetUnavailable, QueryTimeout, get_db, get_snapshot
+from ..web.errors import RETRY_AFTER_SECONDS, UNAVAILABLE_RETRY_AFTER, Problem
+
+pages = Blueprint("pages", __name__)  # the landing page and the downloads
+site = Blueprint("site", __name__)    # the HTML pages: an error in one of them is an HTML page too (error_page)
+HERE = Path(__file__).resolve().parent
+NO_ARGS = RootArgs()
+
+def href(url: str) -> str:
+    """A URL as it goes in an href: UTF-8 percent-encoded, query syntax kept."""
+    return quote(url, safe="/?=&,:")
+
+
+@functools.lru_cache(maxsize=1)
+def page_digest() -> str:
+    """The pages' code (every module of api/site, every template and static file of the pages), so a new
+    template or stylesheet gets a new ETag under the same dataset."""
+    h = hashlib.sha256()
+    files = [*sorted(HERE.glob("*.py")), *sorted((HERE / "templates").glob("*.html")),
+             *sorted(f for f in (HERE / "static").iterdir() if f.is_file())]
+    for path in files:
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def page_response(html: str, *parts: str, status: int = 200) -> Response:
+    """An HTML page; a 200 is tagged with the dataset version, the page's path and query, and the pages' code."""
+    resp = Response(html, status=status, mimetype="text/html")
+    if status == 200:
+        items = sorted(request.args.items(multi=True))
+        resp.headers["ETag"] = strong_etag(get_snapshot().version, f"{request.path}?{items}", page_digest(), *parts)
+    else:
+        resp.headers["Cache-Control"] = "no-store"  # as a problem+json is: an error is not kept
+    return resp
+
+
+SCOPE_LABELS = {"national": ("全国", "National"), "local": ("地方", "Local")}
+YEAR_BASIS_LABELS = {
+    "stated": ("原文写明年份", "the article states the year"),
+    "reported": ("按报道年份（原文未写明）", "the year the article reports on; it does not state it"),
+    "cited": ("据文外引用来源", "known from a cited outside source"),
+    "unknown": ("年份不详", "the year is not known"),
+}
+MEASURE_LABELS = {
+    "stock": ("存量", "stock: a total standing at the time of the report"),
+    "flow": ("流量", "flow: counted over the period"),
+    "change": ("变化率", "change: a rate of change"),
+}
+QUALIFIER_LABELS = {"exact": ("", ""), "more than": ("余", "more than"), "about": ("约", "about")}
+
+
+def release_of(meta: dict) -> str | None:
+    """The dataset's release (semantic version): the version of the release notes the build keeps in its meta table
+    (a JSON object); None when it has none."""
+    try:
+        value = json.loads(meta.get("release") or "null")
+    except ValueError:
+        return None
+    return str(value["version"]) if isinstance(value, dict) and value.get("version") else None
+
+
+def creators(meta: dict) -> list[str]:
+    """Who made the dataset, as the build's data package says (its contributors)."""
+    try:
+        return [c["title"] for c in json.loads(meta["datapackage"])["contributors"]]
+    except (KeyError, ValueError, TypeError):
+        return []
+
+
+def facts(conn) -> dict:
+    """What the pages read of the dataset as a whole (meta, sources, vocabularies, years), once per dataset version."""
+    def compute():
+        meta = query.meta(conn)
+        return {"meta": meta, "release": release_of(meta), "creators": creators(meta),
+                "sources": [dict(s) for s in query.sources(conn)],
+                "kinds": {k["id"]: dict(k) for k in query.kinds(conn)}, "themes": {t["id"]: dict(t) for t in query.themes(conn)},
+                "years": [r["year"] for r in query.facets(conn, query.Filter())["year"] if r["year"] is not None]}
+    return get_snapshot().memo(("pages", "facts"), compute)
+
+
+def common(conn, meta=None) -> dict:
+    """What every page's layout shows: the titles, the dataset version (and its release, when the build records one), the licence."""
+    f = facts(conn)
+    return {"title_zh": TITLE_ZH, "title_en": TITLE_EN, "version": get_snapshot().version,
+            "release": f["release"], "meta": f["meta"], "creators": f["creators"], "licence": LICENCE, "sources": f["sources"]}
+
+
+def labels(conn) -> dict:
+    """Names of the vocabularies' ids, and the fixed labels, for the templates."""
+    f = facts(conn)
+    return {"kinds": f["kinds"], "themes": f["themes"],
+            "scopes": SCOPE_LABELS, "bases": YEAR_BASIS_LABELS, "measures": MEASURE_LABELS, "qualifiers": QUALIFIER_LABELS}
+
+
+def query_without(*names: str, **replace: str) -> str:
+    """This request's query string (as pagination links carry it), without names, with replace's values put in."""
+    parts = [p for p in urls.raw_query().split("&") if p and p.split("=", 1)[0] not in names and
+             p.split("=", 1)[0] not in replace]
+    parts += [f"{k}={quote(v, safe='')}" for k, v in replace.items()]
+    return "&".join(parts)
+
+
+def with_query(path: str, query: str) -> str:
+    return path + ("?" + query if query else "")
+
+
+def problem_view(problem: Problem) -> dict:
+    """A 400 on the list page, for the template: the API's message, and for a region its suggestions as links to try."""
+    choices = problem.extra.get("suggestions") or problem.extra.get("candidates") or []
+    return {"status": problem.status, "kind": problem.kind, "detail": problem.detail, "errors": problem.errors or {},
+            "choices": [{**c, "href": with_query("/initiatives", query_without("cursor", region=c["code"]))} for c in choices]}
+
+
+# ---------------------------------------------------------------- errors on a page are pages
+
+ERROR_TITLES = {400: ("请求有误", "Bad request"), 404: ("找不到该页面", "Not found"),
+                503: ("暂时无法提供服务", "Service unavailable")}
+
+
+def error_page(status: int, detail: str, headers: dict | None = None) -> Response:
+    conn = None
+    try:
+        conn = get_db()
+        ctx = common(conn)
+    except (DatasetUnavailable, QueryTimeout):
+        ctx = {"title_zh": TITLE_ZH, "title_en": TITLE_EN, "version": None, "release": None, "meta": {},
+               "licence": LICENCE, "sources": []}
+    title = ERROR_TITLES.get(status, ERROR_TITLES[400])
+    resp = page_response(render_template("error.html", **ctx, status=status, error_zh=title[0], error_en=title[1],
+                                         detail=detail), status=status)
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+@site.errorhandler(Problem)
+def page_problem(exc: Problem):
+    return error_page(exc.status, exc.detail, exc.headers)
+
+
+@site.errorhandler(QueryTimeout)
+def page_timeout(exc):
+    return error_page(503, "This page took longer than the server allows. Try again in a moment.",
+                      {"Retry-After": RETRY_AFTER_SECONDS})
+
+
+@site.errorhandler(DatasetUnavailable)
+def page_unavailable(exc):
+    return error_page(503, "The dataset is not built yet.", {"Retry-After": UNAVAILABLE_RETRY_AFTER})

@@ -1,0 +1,139 @@
+"""Each list resource declared once (arguments, query, item shape, CSV columns), and the one handler that serves them.
+
+parse (negotiation.representation) -> resolve the arguments into a query filter -> one keyset page in
+the envelope, or the whole result streamed as CSV or GeoJSON in keyset batches.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from flask import Blueprint, Response, json
+
+from .. import query
+from . import cursors, shapes
+from .args import InitiativeListArgs, MetricListArgs, RegionListArgs
+from .db import get_db
+from .negotiation import representation
+from .resolve import to_filter
+from .responses import csv_response, envelope, stream
+
+
+@dataclass(frozen=True)
+class ListResource:
+    """What differs between two lists; everything else is serve()."""
+
+    name: str                                          # also the export's file name: <name>.csv
+    args: object                                       # its marshmallow argument schema
+    formats: tuple[str, ...]
+    resolve: Callable[[dict], tuple[object, dict]]     # parsed args -> (the query's filter, extra meta)
+    page: Callable                                     # query.list_*(conn, filter, sort, limit, after, backwards, count)
+    items: Callable[[object, list, object], list]      # (conn, rows of a page, filter) -> JSON items
+    csv_columns: tuple[str, ...]
+    csv_rows: Callable[[object, list], Iterable[dict]]  # (conn, a batch of rows) -> CSV rows
+    features: Callable[[object, list], Iterable[dict]] | None = None  # (conn, a batch) -> GeoJSON features
+
+
+# The whole-result exports as their own addresses (/api/v1/initiatives.csv): one media type per
+# operation, which is what generated clients can read; ?format= on the list stays for people.
+exports = Blueprint("exports", __name__)
+EXPORT_ONLY_ARGS = ("format", "limit", "cursor")  # an export is the whole result in one format
+
+
+def add_route(bp, resource: ListResource, summary: str) -> None:
+    """Register the list view of resource at the blueprint's prefix, and its exports at <prefix>.<format>."""
+
+    def register(target, rule, endpoint, args, formats, doc):
+        @representation(args, *formats)
+        def view(args, fmt):
+            return serve(resource, args, fmt)
+
+        view.__doc__ = doc
+        target.add_url_rule(rule, endpoint, view, methods=["GET"])
+
+    register(bp, "", f"list_{resource.name}", resource.args, resource.formats, summary)
+    for fmt in resource.formats[1:]:
+        register(exports, f"{bp.url_prefix}.{fmt}", f"export_{resource.name}_{fmt}",
+                 export_args(resource), (fmt,), f"{summary.rstrip('.')}: the whole result as {fmt}.")
+
+
+def export_args(resource: ListResource):
+    """The arguments of a resource's exports: its filters and sort, without format and paging."""
+    return type(resource.args)(only=[f for f in resource.args.fields if f not in EXPORT_ONLY_ARGS])
+
+
+def sort_text(sort) -> str:
+    """[('year', 'desc'), ('id', 'asc')] -> '-year,id', the form the client writes."""
+    return ",".join(("-" if d == "desc" else "") + n for n, d in sort)
+
+
+def serve(resource: ListResource, args: dict, fmt: str) -> Response:
+    criteria, meta = resource.resolve(args)
+    conn = get_db()
+    sort = args["sort"]
+
+    def page(limit, after=None, backwards=False, count=True):
+        return resource.page(conn, criteria, sort, limit, after, backwards, count)
+
+    if fmt == "csv":
+        rows = (row for batch in query.walk(lambda n, after: page(n, after, count=False))
+                for row in resource.csv_rows(conn, batch))
+        return csv_response(list(resource.csv_columns), rows, f"{resource.name}.csv")
+    if fmt == "geojson":
+        features = (f for batch in query.walk(lambda n, after: page(n, after, count=False))
+                    for f in resource.features(conn, batch))
+        return Response(stream(_feature_collection(features)), mimetype="application/geo+json")
+    result, links = cursors.run_page(args, page, query.key_length(sort))
+    return envelope(resource.items(conn, result.rows, criteria), links, total=result.total,
+                               total_exact=result.total_exact, limit=args["limit"], sort=sort_text(sort), **meta)
+
+
+def _feature_collection(features):
+    texts = (json.dumps(f, ensure_ascii=False) for f in features)
+    first = next(texts, None)  # the first chunk carries the first batch's query (see responses.stream)
+    yield '{"type":"FeatureCollection","features":[' + (first or "")
+    for text in texts:
+        yield "," + text
+    yield "]}"
+
+
+# ---------------------------------------------------------------- the lists (the API's, and the pages' list of initiatives)
+
+def _with_regions(conn, rows, build):
+    regions = query.regions_of(conn, [r["n"] for r in rows])
+    return [build(r, regions[r["n"]]) for r in rows]
+
+
+INITIATIVES = ListResource(
+    name="initiatives", args=InitiativeListArgs(), formats=("json", "csv", "geojson"),
+    resolve=to_filter,
+    page=query.list_initiatives,
+    items=lambda conn, rows, f: _with_regions(conn, rows, lambda r, regs: shapes.initiative_brief(r, regs, f.terms)),
+    csv_columns=shapes.INITIATIVE_CSV,
+    csv_rows=lambda conn, rows: _with_regions(conn, rows, shapes.initiative_csv_row),
+    features=lambda conn, rows: _with_regions(conn, rows, shapes.initiative_feature),
+)
+
+
+def _metric_items(conn, rows, f):
+    regions = query.regions_of(conn, list({r["initiative_n"] for r in rows}))
+    return [shapes.metric(r, r["initiative_id"], [shapes.region_brief(x) for x in regions[r["initiative_n"]]]) for r in rows]
+
+
+METRICS = ListResource(
+    name="metrics", args=MetricListArgs(), formats=("json", "csv"), resolve=to_filter,
+    page=query.list_metrics, items=_metric_items,
+    csv_columns=shapes.METRIC_CSV, csv_rows=lambda conn, rows: [shapes.metric_csv_row(r) for r in rows],
+)
+
+
+def _region_filter(args: dict):
+    return query.RegionFilter(levels=tuple(args.get("level", ())), parent=args.get("parent"),
+                                name_prefix=args.get("q"), has_initiatives=args.get("has_initiatives")), {}
+
+
+REGIONS = ListResource(
+    name="regions", args=RegionListArgs(), formats=("json", "csv"), resolve=_region_filter,
+    page=query.list_regions, items=lambda conn, rows, f: [shapes.region_full(r) for r in rows],
+    csv_columns=shapes.REGION_CSV, csv_rows=lambda conn, rows: rows,
+)

@@ -1,0 +1,61 @@
+"""Format negotiation: the parsed format= or the Accept header among a route's formats, and the one wrapper every GET
+view runs in (arguments parsed, format chosen, ETag set)."""
+from __future__ import annotations
+
+import functools
+
+from flask import abort, redirect, request
+
+from .args import parse
+from .conditional import representation_etag
+from .db import get_snapshot
+from .errors import Problem
+
+MEDIA = {"json": "application/json", "csv": "text/csv", "geojson": "application/geo+json"}
+# endpoint -> its page for people, from the view's path values (api/site/ registers them). A client that
+# accepts HTML and none of the route's own media types is sent there (303) instead of getting a 406.
+HTML_ALTERNATES: dict = {}
+
+
+def negotiate(formats: tuple[str, ...], requested: str | None, req=None) -> str:
+    """The parsed format= wins; otherwise the Accept header among the formats this route offers; JSON by default."""
+    if requested is not None:
+        return requested  # already checked against this route's formats by its schema
+    req = req or request._get_current_object()
+    if not req.headers.get("Accept", "").strip() or not req.accept_mimetypes:
+        return formats[0]  # no Accept, or one too malformed to read: disregarded (RFC 9110)
+    offered = [MEDIA[f] for f in formats] + (["application/vnd.geo+json"] if "geojson" in formats else [])
+    best = req.accept_mimetypes.best_match(offered + ["application/problem+json"])
+    if best is None:
+        page = HTML_ALTERNATES.get(req.endpoint)
+        if page is not None and req.accept_mimetypes["text/html"] > 0:
+            abort(redirect(page(req.view_args), 303))
+        raise Problem(406, "not-acceptable",
+                      f"Accept: this resource is available as {', '.join(offered)}; use format= or one of those media types.",
+                      errors={"Accept": [f"allowed: {', '.join(offered)}"]})
+    for f in formats:
+        if MEDIA[f] == best or (f == "geojson" and best == "application/vnd.geo+json"):
+            return f
+    return formats[0]
+
+
+def representation(schema, *formats: str):
+    """Wrap a GET view: parse its arguments with schema, negotiate the format from them, tag the result.
+
+    The view is called as view(args, fmt, **path_values). Whether the client already has this
+    representation (If-None-Match) is decided in one place for every route: conditional.py.
+    """
+    formats = formats or ("json",)
+
+    def wrap(view):
+        @functools.wraps(view)
+        def inner(**kwargs):
+            req = request._get_current_object()
+            args = parse(schema, req.args)
+            fmt = negotiate(formats, args.get("format"), req)
+            resp = view(args, fmt, **kwargs)
+            resp.headers["ETag"] = representation_etag(get_snapshot().version, req.path, req.args, fmt)
+            return resp
+        inner.formats = formats
+        return inner
+    return wrap
