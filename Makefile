@@ -44,30 +44,30 @@ test: $(DB) $(NODE_STAMP)
 
 # Operations (README "Operations"): each script is bounded, talks to 127.0.0.0/8 only and prints its figures.
 load: $(DB)
-	$(BIN)/python ops/load.py
+	$(BIN)/python -m ops.load
 
 rebuild-under-load: $(DB)
-	$(BIN)/python ops/rebuild_under_load.py
+	$(BIN)/python -m ops.rebuild_under_load
 
 failover: $(DB)
-	$(BIN)/python ops/failover.py
+	$(BIN)/python -m ops.failover
 
 slow-query: $(DB)
-	$(BIN)/python ops/slow_query.py
+	$(BIN)/python -m ops.slow_query
 
 fuzz-deep: $(DB)
-	$(BIN)/python ops/fuzz_deep.py
+	$(BIN)/python -m ops.fuzz_deep
 
 # The cache tier (deploy/nginx.conf): builds its own database from a copy of data/, so only the venv is needed.
 cache-check: $(STAMP)
-	$(BIN)/python ops/cache_check.py
+	$(BIN)/python -m ops.cache_check
 
 # Performance (docs/PERFORMANCE.md).
 bench: $(DB)
-	$(BIN)/python bench/run.py --db $(DB)
+	$(BIN)/python -m bench.run --db $(DB)
 
 bench-cache: $(DB)
-	$(BIN)/python bench/cache.py --db $(DB)
+	$(BIN)/python -m bench.cache --db $(DB)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache node_modules

@@ -1,6 +1,6 @@
 """The cache tier's benchmark: the hot list through nginx's cache (deploy/nginx.conf) against nginx serving a static file of the same bytes.
 
-    .venv/bin/python bench/cache.py [--db var/socialwork.db] [--seconds 2] [--rounds 7] [--connections 16]
+    .venv/bin/python -m bench.cache [--db var/socialwork.db] [--seconds 2] [--rounds 7] [--connections 16]
                                     [--load auto|wrk|python] [--out bench/out/cache]
 
 Starts on 127.0.0.1 two API instances (gunicorn, one worker each) and one nginx: deploy/nginx.conf as it is
@@ -32,14 +32,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import cases as casemod
+from bench import load
+from bench.servers import code_state
+from harness import servers
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-sys.path[:0] = [str(REPO), str(BENCH)]
-
-import cases as casemod  # noqa: E402
-import load  # noqa: E402
-from harness import servers  # noqa: E402
-from servers import code_state  # noqa: E402 - bench/servers.py
 
 TARGET = 0.5  # cache / static file (issue 13)
 STATIC_NAME = "hot.json"
@@ -103,12 +102,12 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tool = load.pick_tool(a.load)
     if tool != "wrk":
-        print("bench/cache.py: without wrk (apt-get install wrk) the Python generator, about 5,000 req/s on one "
+        print("bench.cache: without wrk (apt-get install wrk) the Python generator, about 5,000 req/s on one "
               "core, is the limit of both sides and the ratio says little", file=sys.stderr)
     db = a.db.resolve()
     if not db.exists():
         print(f"{db} does not exist; building it", file=sys.stderr)
-        subprocess.run([str(servers.VENV_BIN / "flask"), "--app", "api", "build", "--db", str(db)], cwd=REPO, check=True)
+        subprocess.run([str(servers.PYTHON), "-m", "api.build", "--db", str(db)], cwd=REPO, check=True)
     nginx_bin = servers.nginx_binary()
     conn = sqlite3.connect(f"file:{db}?mode=ro&immutable=1", uri=True)
     db_version = conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
@@ -121,7 +120,7 @@ def main(argv=None) -> int:
     runs: list[dict] = []
     sizes: dict = {}
     meta = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "command": " ".join(shlex.quote(x) for x in [".venv/bin/python", "bench/cache.py", *sys.argv[1:]]),
+            "command": " ".join(shlex.quote(x) for x in [".venv/bin/python", "-m", "bench.cache", *sys.argv[1:]]),
             "db": str(db), "db_version": db_version, "load": tool, "connections": a.connections, "seconds": a.seconds,
             "rounds": a.rounds, "cores": os.cpu_count(), "code": code_state(),
             "nginx": subprocess.run([nginx_bin, "-v"], capture_output=True, text=True).stderr.strip(),

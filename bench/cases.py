@@ -60,7 +60,7 @@ class Catalog:
     """What the distinct mix draws from: regions whose names resolve uniquely, vocabularies and search terms."""
 
     def __init__(self, db: Path, seed: int = 5):
-        from api.names import name_key
+        from api.dataset.names import name_key
 
         conn = sqlite3.connect(f"file:{db}?mode=ro&immutable=1", uri=True)
         rng = random.Random(seed)
@@ -189,7 +189,7 @@ def distinct_mix(db: Path, ds_name: str, count: int, sample: int = 300, cursors:
     cursor_seconds with what it has."""
     import time
 
-    from api import create_app
+    from api.app import create_app
 
     cat = Catalog(db, seed)
     rng = random.Random(seed)

@@ -6,9 +6,9 @@ status counts). p50/p99 are the same statistic for both: harness.stats.percentil
 The Python generator is one process with an epoll loop: non-blocking sockets, keep-alive when the server
 allows it (gunicorn's sync worker closes after every response, Datasette keeps them), Content-Length and
 chunked bodies, the latency of every request from its first byte sent to its last byte received (as wrk
-measures it). Check that it is not the bottleneck: `bench/run.py --load compare`.
+measures it). Check that it is not the bottleneck: `python -m bench.run --check-load`.
 
-    .venv/bin/python bench/load.py http://127.0.0.1:8000/api/v1/initiatives -c 8 -d 5 [--tool python|wrk]
+    .venv/bin/python -m bench.load http://127.0.0.1:8000/api/v1/initiatives -c 8 -d 5 [--tool python|wrk]
 """
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ import json
 import os
 import re
 import selectors
-import shutil
 import socket
 import subprocess
 import tempfile
@@ -116,7 +115,6 @@ def run_python(host: str, port: int, paths: list[str], seconds: float, connectio
     t_start = perf()
     deadline = t_start + seconds
     cap = max_requests if max_requests is not None else 1 << 62
-    pending_retry: list = []
 
     def open_conn(retry_req=None):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -1,6 +1,6 @@
 """Pages against the JSON of the same data: how long a record page and a filtered list take to render, next to the API.
 
-    .venv/bin/python bench/pages.py [--seconds 3] [--rounds 3] [--connections 1] [--db var/socialwork.db]
+    .venv/bin/python -m bench.pages [--seconds 3] [--rounds 3] [--connections 1] [--db var/socialwork.db]
 
 Starts the API under gunicorn on 127.0.0.1 (one sync worker, gunicorn.conf.py, as bench/run.py does) with the
 response store off (SOCIALWORK_RESPONSE_STORE_BYTES=0), so every request is rendered, never replayed. Drives each
@@ -18,12 +18,11 @@ import sys
 from pathlib import Path
 from urllib.parse import quote
 
+from bench import load
+from harness import servers
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-sys.path[:0] = [str(REPO), str(BENCH)]
-
-import load  # noqa: E402
-from harness import servers  # noqa: E402
 
 RECORD = "chengdu-zhonghe-fengchao-worker-station"  # three metrics, three quotes, a region chain of three
 FILTER = f"region={quote('四川')}&year=2025"

@@ -1,11 +1,11 @@
 """Where a gunicorn worker's time goes under one case's load: py-spy samples, grouped by layer and by API function.
 
-    .venv/bin/python bench/profile_worker.py [--case distinct|hot|record|csv|revalidate] [--seconds 10] [--db PATH]
+    .venv/bin/python -m bench.profile_worker [--case distinct|hot|record|csv|revalidate] [--seconds 10] [--db PATH]
 
 Starts the API (one sync worker, as bench/run.py does), drives it with the case's URLs, records the
 worker with py-spy (from .venv-bench, non-blocking sampling) and writes bench/out/profile-CASE.txt
 (collapsed stacks, for flamegraph tools) and profile-CASE.md (the breakdown). Each sample is put in the
-layer of its innermost recognised frame: SQL (a frame in api/queries.py waiting on sqlite3), JSON
+layer of its innermost recognised frame: SQL (a frame in api/query/ waiting on sqlite3), JSON
 encoding, marshmallow, Werkzeug/Flask, gunicorn, the app's own Python, and so on.
 """
 from __future__ import annotations
@@ -16,21 +16,18 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
+from bench import cases as casemod
+from bench import load, servers
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-sys.path[:0] = [str(REPO), str(BENCH)]
-
-import cases as casemod  # noqa: E402
-import load  # noqa: E402
-import servers  # noqa: E402
 
 # (pattern on "function (file:line)", layer), tried on each frame from the innermost outwards.
 LAYERS = [
-    (r"\(.*api/queries\.py:", "SQL: sqlite3 execute/fetch (api/queries.py)"),
+    (r"\(.*api/query/\w+\.py:", "SQL: sqlite3 execute/fetch (api/query/)"),
     (r"\(.*json/(encoder|__init__)\.py:|\(.*flask/json/", "JSON encoding"),
     (r"\(.*/csv\.py:|writerow", "CSV writing"),
     (r"\(.*marshmallow/", "marshmallow (query arguments)"),
@@ -38,17 +35,18 @@ LAYERS = [
     (r"\(.*(werkzeug|flask)/", "Flask/Werkzeug request and response"),
     (r"\(.*gunicorn/", "gunicorn (accept, parse, write)"),
     (r"\(.*(hashlib|base64)", "hashing (ETag, cursors)"),
-    (r"\(.*api/representations\.py:", "app: rows -> dicts (representations)"),
-    (r"\(.*api/schemas\.py:", "app: argument checks (schemas.parse)"),
-    (r"\(.*api/pagination\.py:", "app: cursors and links (pagination)"),
-    (r"\(.*api/filters\.py:", "app: region resolution (filters)"),
-    (r"\(.*api/http\.py:", "app: ETag, cache, headers (http)"),
-    (r"\(.*api/db\.py:", "app: snapshot (db)"),
+    (r"\(.*api/web/shapes\.py:", "app: rows -> dicts (web/shapes)"),
+    (r"\(.*api/web/args\.py:", "app: argument checks (web/args)"),
+    (r"\(.*api/web/cursors\.py:", "app: cursors and links (web/cursors)"),
+    (r"\(.*api/web/resolve\.py:", "app: region resolution (web/resolve)"),
+    (r"\(.*api/web/conditional\.py:", "app: ETag, 304 and response store (web/conditional)"),
+    (r"\(.*api/web/(responses|headers|negotiation)\.py:", "app: responses, headers, formats (web/responses, headers, negotiation)"),
+    (r"\(.*api/web/db\.py:", "app: snapshot (web/db)"),
     (r"\(.*api/", "app: other"),
     (r"\(.*(socket|selectors|ssl)\.py:", "sockets"),
 ]
 _LAYERS = [(re.compile(p), name) for p, name in LAYERS]
-_APIFN = re.compile(r"^(\w+) \(.*api/(\w+)\.py:\d+\)$")
+_APIFN = re.compile(r"^(\w+) \(.*api/((?:\w+/)?\w+)\.py:\d+\)$")  # function, module under api/ (query/plans)
 
 
 def classify(collapsed: Path) -> tuple[int, collections.Counter, collections.Counter, collections.Counter]:
@@ -75,7 +73,7 @@ def classify(collapsed: Path) -> tuple[int, collections.Counter, collections.Cou
         seen = set()
         for frame in frames:
             m = _APIFN.match(frame.strip())
-            if m and (key := f"{m.group(2)}.{m.group(1)}") not in seen:
+            if m and (key := f"{m.group(2).replace('/', '.')}.{m.group(1)}") not in seen:
                 seen.add(key)
                 inclusive[key] += n
     return total, layers, inclusive, leaves

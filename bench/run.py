@@ -1,6 +1,6 @@
 """The benchmark: this API, Datasette and a bare WSGI ceiling, one process each, driven in alternating rounds.
 
-    .venv/bin/python bench/run.py [--seconds 3] [--rounds 3] [--connections 8] [--db var/socialwork.db]
+    .venv/bin/python -m bench.run [--seconds 3] [--rounds 3] [--connections 8] [--db var/socialwork.db]
                                   [--load auto|wrk|python] [--check-load] [--cases hot,distinct,record,csv,revalidate]
                                   [--baseline DIR [--baseline-db PATH]]
 
@@ -35,13 +35,11 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bench import cases as casemod
+from bench import load, servers
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-sys.path[:0] = [str(REPO), str(BENCH)]
-
-import cases as casemod  # noqa: E402
-import load  # noqa: E402
-import servers  # noqa: E402
 
 TARGETS = {  # case -> (min API/ceiling, min API/Datasette), from issue 5
     "hot": (0.8, 10.0),
@@ -219,7 +217,7 @@ def main(argv=None):
     db = a.db.resolve()
     if not db.exists():
         print(f"{db} does not exist; building it", file=sys.stderr)
-        subprocess.run([str(servers.VENV / "bin" / "flask"), "--app", "api", "build", "--db", str(db)], cwd=REPO, check=True)
+        subprocess.run([str(servers.VENV / "bin" / "python"), "-m", "api.build", "--db", str(db)], cwd=REPO, check=True)
     # A private snapshot: a rebuild renames a new file over the shared path mid-run (new ETags, new data),
     # while a hard link keeps the old inode, the file all three servers read, unchanged and free of charge.
     snap_dir = a.out / "snapshot"
@@ -259,7 +257,7 @@ def main(argv=None):
     problems: list[str] = []
     results: dict = {
         "meta": {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
-                 "command": " ".join(shlex.quote(x) for x in [".venv/bin/python", "bench/run.py", *sys.argv[1:]]),
+                 "command": " ".join(shlex.quote(x) for x in [".venv/bin/python", "-m", "bench.run", *sys.argv[1:]]),
                  "db": str(source_db), "db_snapshot": str(db), "db_version": db_version, "initiatives": n_initiatives, "load": tool,
                  "connections": a.connections, "seconds": a.seconds, "rounds": a.rounds,
                  "loadavg_before": [round(x, 2) for x in os.getloadavg()],

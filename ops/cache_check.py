@@ -1,7 +1,7 @@
 """The cache tier (deploy/nginx.conf): identical bytes through the cache, a rebuild switches every answer, dead instances do not become errors.
 
-    .venv/bin/python ops/cache_check.py                       # 16 clients, 16 s, rebuild at 5 s
-    .venv/bin/python ops/cache_check.py --duration 12 --swap-at 3
+    .venv/bin/python -m ops.cache_check                       # 16 clients, 16 s, rebuild at 5 s
+    .venv/bin/python -m ops.cache_check --duration 12 --swap-at 3
 
 Two API instances (gunicorn, SOCIALWORK_TRUSTED_PROXIES=1 as in production) on a temporary copy of data/
 and seeds/, nginx in front with deploy/nginx.conf as it is (its cache under a temporary SW_PREFIX; the
@@ -27,7 +27,6 @@ Prints its figures and exits 1 on a failure. Needs Debian's nginx (installed whe
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -40,12 +39,9 @@ from collections import Counter
 from pathlib import Path
 
 from harness import servers
-
-import failover  # problem_ok: nginx's own errors as problem+json
-import loadclient as lc
-import rebuild_under_load as rul  # the route mix, the per-response version facts, the record change
-import reporting
-import script
+from ops import failover, reporting, script  # failover.problem_ok: nginx's own errors as problem+json
+from ops import loadclient as lc
+from ops import rebuild_under_load as rul  # the route mix, the per-response version facts, the record change
 
 RATE, BURST = "100000r/s", "100000"
 EVIL = "evil.example"

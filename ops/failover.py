@@ -1,7 +1,7 @@
 """Two API instances behind nginx (deploy/nginx.conf): SIGKILL one under load with zero failed requests; per-client 429s.
 
-    .venv/bin/python ops/failover.py                    # 64 clients, 20 s, kill instance A at 10 s
-    .venv/bin/python ops/failover.py --duration 8 --kill-at 4
+    .venv/bin/python -m ops.failover                    # 64 clients, 20 s, kill instance A at 10 s
+    .venv/bin/python -m ops.failover --duration 8 --kill-at 4
 
 Needs Debian's nginx (`apt-get install -y nginx`; installed automatically when missing and run as root).
 nginx runs in the foreground as a child (-p TMP -c TMP/nginx.conf -g 'daemon off;'), its pid, logs and
@@ -23,14 +23,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 
 from harness import servers
-
-import loadclient as lc
-import reporting
-import script
+from ops import loadclient as lc
+from ops import reporting, script
 
 TEMPLATE = servers.ROOT / "deploy" / "nginx.conf"
 # Well above what a load client sends now that cached answers come at nginx speed; the blasting client still hits it.

@@ -1,10 +1,10 @@
 """Deep schemathesis run from openapi.yaml against a live gunicorn: thousands of cases, a fixed seed, a time bound.
 
-    .venv/bin/python ops/fuzz_deep.py                                  # --max-examples 300 --seed 20260125
-    .venv/bin/python ops/fuzz_deep.py --max-examples 50 --time-limit 300
+    .venv/bin/python -m ops.fuzz_deep                                  # --max-examples 300 --seed 20260125
+    .venv/bin/python -m ops.fuzz_deep --max-examples 50 --time-limit 300
 
 Runs `schemathesis [--config-file schemathesis.toml] run openapi.yaml --checks all --max-examples N
---seed S --continue-on-failure` (plus ops/fuzz_hooks.py, the contract test's extra check) under
+--seed S --continue-on-failure` (plus ops.fuzz_hooks, the contract test's extra check) under
 `timeout`, against gunicorn (workers = cores) on 127.0.0.1 serving a fresh build of data/.
 Prints schemathesis' summary; exits non-zero on any finding, on the time bound, or on an error
 line (traceback, worker timeout) in the server log.
@@ -21,9 +21,7 @@ import time
 from pathlib import Path
 
 from harness import servers
-
-import reporting
-import script
+from ops import reporting, script
 
 
 def main(argv=None) -> int:
@@ -58,7 +56,7 @@ def main(argv=None) -> int:
                     "--continue-on-failure", "--workers", args.st_workers,
                     "--request-timeout", "15", "--generation-database", "none", "--no-color",
                     "--report", "junit", "--report-dir", str(servers.ROOT / "test-artifacts" / "fuzz_deep")]
-            env = {**os.environ, "SCHEMATHESIS_HOOKS": str(servers.ROOT / "ops" / "fuzz_hooks.py")}
+            env = {**os.environ, "SCHEMATHESIS_HOOKS": "ops.fuzz_hooks"}  # imported from cwd, the repository root
             reporting.out("$ " + " ".join(cmd))
             t0 = time.monotonic()
             proc = subprocess.run(cmd, cwd=servers.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

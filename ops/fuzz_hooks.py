@@ -1,9 +1,9 @@
-"""schemathesis hooks for ops/fuzz_deep.py: the contract test's extra check, for the CLI run.
+"""schemathesis hooks for ops.fuzz_deep: the contract test's extra check, for the CLI run.
 
 schemathesis.toml lets a schema-valid request on the list operations be a 400 (whether a region
 names a division, or a cursor was issued for this query, depends on the data, not the schema).
 tests/web/test_contract.py narrows that with positive_400_is_data_dependent; this is the same rule for
-`schemathesis run`, loaded with SCHEMATHESIS_HOOKS=ops/fuzz_hooks.py.
+`schemathesis run`, loaded with SCHEMATHESIS_HOOKS=ops.fuzz_hooks (from the repository root).
 """
 from __future__ import annotations
 

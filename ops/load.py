@@ -1,7 +1,7 @@
 """Load test: N concurrent keep-alive clients against gunicorn (workers = cores) over lists, details, CSV, search and expected 4xx.
 
-    .venv/bin/python ops/load.py                      # 64 clients, 30 s
-    .venv/bin/python ops/load.py --clients 16 --duration 5
+    .venv/bin/python -m ops.load                      # 64 clients, 30 s
+    .venv/bin/python -m ops.load --clients 16 --duration 5
 
 Target: zero responses outside 2xx/3xx/the expected 4xx, zero connection errors, no worker crash.
 Exits non-zero when a target is missed.
@@ -12,15 +12,12 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import quote
 
 from harness import servers
-
-import loadclient as lc
-import reporting
-import script
+from ops import loadclient as lc
+from ops import reporting, script
 
 REGIONS = ["江苏", "四川", "北京", "510000", "Zhejiang", "浙江省", "Sichuan", "320000", "辽宁", "湖北"]
 YEARS = ["2025", "2024..2025", "..2025", "2024.."]

@@ -1,7 +1,7 @@
 """Rebuild the database under load: zero failed requests, every response from exactly one version, new version served within seconds.
 
-    .venv/bin/python ops/rebuild_under_load.py                 # 32 clients, 20 s, rebuild after 8 s
-    .venv/bin/python ops/rebuild_under_load.py --duration 10 --swap-at 4
+    .venv/bin/python -m ops.rebuild_under_load                 # 32 clients, 20 s, rebuild after 8 s
+    .venv/bin/python -m ops.rebuild_under_load --duration 10 --swap-at 4
 
 Works on a temporary copy of data/ and seeds/: builds v1, starts gunicorn (workers = cores), runs load,
 appends a marker to one record's summary_en in the copy and runs the real build command into the same
@@ -26,10 +26,8 @@ from pathlib import Path
 import yaml
 
 from harness import servers
-
-import loadclient as lc
-import reporting
-import script
+from ops import loadclient as lc
+from ops import reporting, script
 
 RECORD = "beijing-12345-hotline"
 MARKER = " [rebuilt]"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from harness.servers import Server
 from harness.stats import percentile
-from loadclient import Result
+from ops.loadclient import Result
 
 
 def summarize(results: list[Result], elapsed: float) -> dict:

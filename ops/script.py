@@ -7,13 +7,13 @@ import signal
 import subprocess
 from pathlib import Path
 
-from harness.servers import ROOT, VENV_BIN
-from reporting import out
+from harness.servers import PYTHON, ROOT
+from ops.reporting import out
 
 
 def build_db(root: Path, db: Path, timeout: float = 600) -> dict:
-    """Run the real build command (`flask --app api build --data ROOT --db PATH`) and return its JSON report."""
-    proc = subprocess.run([str(VENV_BIN / "flask"), "--app", "api", "build", "--data", str(root), "--db", str(db)],
+    """Run the real build command (`python -m api.build --data ROOT --db PATH`) and return its JSON report."""
+    proc = subprocess.run([str(PYTHON), "-m", "api.build", "--data", str(root), "--db", str(db)],
                           cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"build failed ({proc.returncode}):\n{proc.stderr[-3000:]}")

@@ -1,17 +1,18 @@
 """A query past the time limit is stopped inside the app (503 problem+json, Retry-After) while the worker keeps serving others.
 
-    .venv/bin/python ops/slow_query.py                          # 100k synthetic initiatives, limit 0.05 s
-    .venv/bin/python ops/slow_query.py --db /tmp/sq/100k.db     # reuse a database built earlier
-    .venv/bin/python ops/slow_query.py --count 50000 --real-build
+    .venv/bin/python -m ops.slow_query                          # 100k synthetic initiatives, limit 0.05 s
+    .venv/bin/python -m ops.slow_query --db /tmp/sq/100k.db     # reuse a database built earlier
+    .venv/bin/python -m ops.slow_query --count 50000 --format yaml
 
-The database: bench/scale/generate.py writes a synthetic project of --count initiatives (spread over
-every division, years 2015-2025); bench/scale/build_direct.py writes it with api.build.write_database
-(the build's own tables and indexes) without parsing the YAML, or --real-build runs the normal
-`flask --app api build` on it (about 6 ms per record on one core, so ~10 min for 100k).
+The database: bench.scale.generate writes a synthetic project of --count initiatives (spread over
+every division, years 2015-2025), as JSON Lines by default, and the real build command
+(`python -m api.build --data ROOT --db PATH`) builds it, streaming the records through its worker
+processes. --format yaml writes one YAML file per record, as data/initiatives/ holds them: much slower
+to generate and to build.
 
 gunicorn runs with 1 worker and SOCIALWORK_QUERY_TIMEOUT=--timeout. Heavy requests (a 2-character
-term checked on every record of 10 provinces and 11 years, as api/search.py plans it when a region
-drives the query) alternate with light ones on a second connection. Targets: every heavy request ->
+term checked on every record of 10 provinces and 11 years, as api/query/search_plans.py plans it when a
+region drives the query) alternate with light ones on a second connection. Targets: every heavy request ->
 503 query-timeout with Retry-After; every light one -> 200; the single worker never restarts. A
 control server without the tight limit shows the heavy requests are genuinely heavy. Heavy
 CSV/GeoJSON exports are probed too.
@@ -31,12 +32,9 @@ from urllib.parse import quote
 
 from harness import servers
 from harness.stats import percentile
+from ops import loadclient as lc
+from ops import reporting, script
 
-import loadclient as lc
-import reporting
-import script
-
-BENCH = servers.ROOT / "bench" / "scale"
 PROVINCES = "440000,320000,370000,410000,510000,330000,420000,430000,130000,340000"
 TERMS = ["驿站", "骑手", "热线", "志愿", "社区", "司机", "养老", "托育"]
 YEARS = ["2015..2025", "2016..2025", "2015..2024", "2017..2025", "..2025"]
@@ -53,23 +51,16 @@ def heavy_paths(n: int) -> list[str]:
 def make_db(args, tmp: Path) -> Path:
     if args.db:
         return args.db
-    gen = BENCH / "generate.py"
-    if not gen.exists():
-        raise SystemExit(f"{gen} is missing: pass --db with a large database")
     root, db = tmp / "synthetic", tmp / "synthetic.db"
     t = time.monotonic()
-    subprocess.run([str(servers.PYTHON), str(gen), "--count", str(args.count), "--out", str(root)], check=True,
-                   cwd=servers.ROOT, timeout=1800, stdout=subprocess.DEVNULL)
-    reporting.out(f"generated {args.count} synthetic initiatives in {time.monotonic() - t:.0f} s")
+    subprocess.run([str(servers.PYTHON), "-m", "bench.scale.generate", "--count", str(args.count),
+                    "--format", args.format, "--out", str(root)],
+                   check=True, cwd=servers.ROOT, timeout=1800, stdout=subprocess.DEVNULL)
+    reporting.out(f"generated {args.count} synthetic initiatives ({args.format}) in {time.monotonic() - t:.0f} s")
     t = time.monotonic()
-    if args.real_build:
-        report = script.build_db(root, db, timeout=7200)
-    else:
-        out = subprocess.run([str(servers.PYTHON), str(BENCH / "build_direct.py"), str(root), "--db", str(db)],
-                             check=True, cwd=servers.ROOT, timeout=1800, capture_output=True, text=True)
-        report = json.loads(out.stdout)
+    report = script.build_db(root, db, timeout=7200)
     reporting.out(f"built {db} ({report['initiatives']} initiatives, version {report['version']}) "
-          f"{'with the flask build command' if args.real_build else 'with build_direct.py'} in {time.monotonic() - t:.0f} s")
+                  f"with python -m api.build in {time.monotonic() - t:.0f} s")
     return db
 
 
@@ -77,7 +68,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", type=Path, help="a large database built earlier (skips generating one)")
     ap.add_argument("--count", type=int, default=100_000)
-    ap.add_argument("--real-build", action="store_true", help="build with `flask --app api build` (slow)")
+    ap.add_argument("--format", choices=["jsonl", "yaml"], default="jsonl",
+                    help="how the synthetic records are written (yaml: one file each, slow to build)")
     ap.add_argument("--timeout", type=float, default=0.05, help="SOCIALWORK_QUERY_TIMEOUT for the test server")
     ap.add_argument("--heavy", type=int, default=40, help="number of heavy requests")
     ap.add_argument("--max-seconds", type=float, default=120)

@@ -1,12 +1,13 @@
 """Write a synthetic project root (data/ + seeds/) of N initiatives that the normal build command accepts.
 
-    .venv/bin/python bench/scale/generate.py --count 1000000 --out /tmp/socialwork-1m [--format yaml|jsonl]
+    .venv/bin/python -m bench.scale.generate --count 1000000 --out /tmp/socialwork-1m [--format yaml|jsonl]
 
 The gazetteer, vocabularies and the real article are copied from this repository; a few synthetic
 seed texts are written next to it (listed in data/sources.yaml with their sha256) and every evidence
 quote is a slice of one of them, so the build's offset check passes. Records spread over every
 division of the gazetteer, years 2015-2025, every kind and theme, 0-3 metrics and 1-2 quotes each.
-Everything is a pure function of (--count, --seed): `records()` is also what build_direct.py uses.
+Everything is a pure function of (--count, --seed). Build it with `.venv/bin/python -m api.build --data OUT`
+(bench/scale/profile_build.py times that); --format jsonl is the fast input.
 """
 from __future__ import annotations
 

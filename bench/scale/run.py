@@ -1,16 +1,18 @@
 """Scale measurements against a built large database (e.g. 1M initiatives), with the issue's targets and PASS/FAIL.
 
-    .venv/bin/python bench/scale/run.py /tmp/socialwork-1m.db [--samples 40] [--load-seconds 8]
-                                        [--extrapolate /tmp/sw-10k.db.build.json /tmp/sw-100k.db.build.json]
+    .venv/bin/python -m bench.scale.run /tmp/socialwork-1m.db [--samples 40] [--load-seconds 8]
+                                       [--extrapolate /tmp/sw-10k.db.build.json /tmp/sw-100k.db.build.json]
 
-In-process (Flask test client on create_app({"DATABASE": path})), each request timed from the call to the
-full body; "cold" empties the app's per-worker response cache before every request, so each one pays for
-parsing, SQL, JSON and ETag ("warm" lets the cache answer). Measures: region+year first pages (province,
-prefecture, county), q searches (Chinese 3+ characters, English, and a 2-character term that has no
-trigram), a cursor page 10,000 pages deep against the first page of the same query, meta.total /
-total_exact and what the count costs; then one gunicorn worker under the hot and distinct loads of
+In-process (Flask test client on api.app.create_app({"DATABASE": path})), each request timed from the call
+to the full body; "cold" requests go to an app with its response store off (RESPONSE_STORE_BYTES=0, as
+SOCIALWORK_RESPONSE_STORE_BYTES=0 turns it off in a worker), so each one pays for parsing, SQL, JSON and
+ETag; "warm" ones go to a second app on the same file, whose store may answer. Measures: region+year first
+pages (province, prefecture, county), q searches (Chinese 3+ characters, English, and a 2-character term
+that has no trigram), a cursor page 10,000 pages deep against the first page of the same query, meta.total
+/ total_exact and what the count costs; then one gunicorn worker under the hot and distinct loads of
 bench/run.py and its RSS (/proc/PID/status VmRSS, VmHWM) afterwards; build time and size from
-DB.build.json (written by profile_build.py / build_direct.py). Writes bench/out/scale-results.{json,md}.
+DB.build.json (written by bench.scale.profile_build, which times the build command). Writes
+bench/out/scale-results.{json,md}.
 
 Deep cursors are reached as a client reaches them: following links.next with limit=200 (a cursor is
 bound to the query, not to the limit, so the cursor after row 200,000 serves limit=20 too). The
@@ -24,18 +26,19 @@ import argparse
 import datetime as dt
 import json
 import signal
-import os
 import sqlite3
 import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
+
+from bench import cases as casemod
+from bench import load, servers
 
 SCALE = Path(__file__).resolve().parent
 BENCH = SCALE.parent
 REPO = BENCH.parent
-sys.path[:0] = [str(REPO), str(BENCH)]
 
 PAGE_DEPTH = 10_000
 TARGET_P95_MS = 10.0
@@ -54,38 +57,24 @@ def pct(values, p):
 
 
 class InProcess:
+    """Two apps on one file: `client` (cold: the response store off, every request rendered) and `warm_client`
+    (the store on, as a worker runs it). Nothing of the app but create_app, its RESPONSE_STORE_BYTES setting and
+    app.extensions["response_store"], checked to be None on the cold one."""
+
     def __init__(self, db: Path):
-        from api import create_app
+        from api.app import create_app
 
-        self.app = create_app({"DATABASE": str(db)})
+        self.app = create_app({"DATABASE": str(db), "RESPONSE_STORE_BYTES": 0})
         self.client = self.app.test_client()
-
-        # Every response store the app holds: middleware on the app.wsgi_app chain and objects in app.extensions
-        # that keep entries in an `_entries` or `_data` dict (api/fastpath.py's FastPath today).
-        objs, w = [], self.app.wsgi_app
-        while w is not None and all(w is not o for o in objs):
-            objs.append(w)
-            w = getattr(w, "app", None)
-        objs += list(self.app.extensions.values())
-        self.stores = [o for o in objs if any(isinstance(getattr(o, n, None), dict) for n in ("_entries", "_data"))]
-
-    def hits(self) -> int:
-        return sum(getattr(o, "hits", 0) for o in self.stores)
-
-    def empty_cache(self):
-        for o in self.stores:
-            for n in ("_entries", "_data"):
-                d = getattr(o, n, None)
-                if isinstance(d, dict):
-                    d.clear()
-            if hasattr(o, "size"):
-                o.size = 0
+        self.warm_app = create_app({"DATABASE": str(db)})
+        self.warm_client = self.warm_app.test_client()
+        if self.app.extensions.get("response_store") is not None:
+            raise RuntimeError("RESPONSE_STORE_BYTES=0 no longer turns the response store off: cold timings would be replayed")
 
     def get(self, path: str, cold: bool = True):
-        if cold:
-            self.empty_cache()
+        client = self.client if cold else self.warm_client
         t0 = time.perf_counter()
-        resp = self.client.get(path)
+        resp = client.get(path)
         body = resp.get_data()
         ms = (time.perf_counter() - t0) * 1000
         return resp, body, ms
@@ -97,10 +86,7 @@ class InProcess:
             return {"url": path, "status": resp.status_code, "error": resp.get_data()[:300].decode(errors="replace"),
                     "p50_ms": float("nan"), "p95_ms": float("nan"), "max_ms": float("nan"), "samples": 0,
                     "total": None, "total_exact": None, "count": None}
-        hits = self.hits()
         times = [self.get(path, cold)[2] for _ in range(samples)]
-        if cold and self.hits() != hits:
-            raise RuntimeError(f"a cold measurement of {path} was answered from a response store: empty_cache() is out of date")
         meta = resp.get_json().get("meta", {})
         return {"url": path, "p50_ms": round(statistics.median(times), 2), "p95_ms": round(pct(times, 95), 2),
                 "max_ms": round(max(times), 2), "samples": samples, "total": meta.get("total"),
@@ -142,16 +128,11 @@ def follow(ip: InProcess, params: dict, rows: int) -> tuple[str | None, float]:
         path = json.loads(body)["links"]["next"]
         if not path:
             return None, time.perf_counter() - t0
-    from urllib.parse import parse_qs, urlsplit
     return parse_qs(urlsplit(path).query)["cursor"][0], time.perf_counter() - t0
 
 
 def served_load(db: Path, seconds: int, connections: int, out: Path) -> dict:
     """One gunicorn worker on db under bench/run.py's hot case then its distinct mix; its RSS afterwards."""
-    import cases as casemod
-    import load
-    import servers
-
     tool = load.pick_tool("auto")
     mix = casemod.distinct_mix(db, db.stem, max(10_000, seconds * 3_000), sample=20, cursors=200)
     api = servers.gunicorn("api", "api.app:create_app()", servers.free_port(), {"SOCIALWORK_DB": str(db)},
@@ -185,8 +166,6 @@ def build_info(db: Path, extrapolate: list[Path], count: int) -> dict:
                 info["command_input"] = json.loads((Path(d["root"]) / "scale.json").read_text()).get("format", "yaml")
             except (OSError, KeyError, ValueError):
                 info["command_input"] = "unknown"
-        if "direct" in d:
-            info["direct_seconds"] = d["direct"]["seconds"]
     points = []
     for p in extrapolate:
         d = json.loads(p.read_text())
@@ -217,7 +196,6 @@ def main(argv=None):
     db = a.db.resolve()
     conn = sqlite3.connect(f"file:{db}?mode=ro&immutable=1", uri=True)
     count = conn.execute("SELECT count(*) FROM initiatives").fetchone()[0]
-    names = dict(conn.execute("SELECT code, name_zh FROM regions WHERE code IN ('510000', '510100', '510116')").fetchall())
     conn.close()
     print(f"{db}: {count:,} initiatives", file=sys.stderr, flush=True)
     install_tracer()
@@ -300,7 +278,7 @@ def main(argv=None):
     rows.append({"what": "worker RSS after hot + distinct load", "measured": f"{rss:.0f} MB (peak {served['rss_after_kb']['VmHWM'] / 1024:.0f} MB)",
                  "target": f"<= {TARGET_RSS_MB} MB", "pass": rss <= TARGET_RSS_MB})
     if build.get("command_seconds"):
-        rows.append({"what": f"build, measured: flask --app api build ({build.get('command_input')} input)",
+        rows.append({"what": f"build, measured: python -m api.build ({build.get('command_input')} input)",
                      "measured": f"{build['command_seconds']:,.0f} s ({build.get('command_cpu_seconds')} s CPU, "
                                  f"peak RSS {build.get('command_max_rss_mb')} MB)",
                      "target": f"<= {TARGET_BUILD_S} s", "pass": build["command_seconds"] <= TARGET_BUILD_S})
@@ -309,18 +287,12 @@ def main(argv=None):
         est = build.get("command_cpu_seconds_extrapolated") or build["command_seconds_extrapolated"]
         rows.append({"what": f"build, extrapolated linearly (CPU) from the --extrapolate reports ({pts})",
                      "measured": f"{est:,.0f} s", "target": f"<= {TARGET_BUILD_S} s", "pass": est <= TARGET_BUILD_S})
-    if build.get("direct_seconds"):
-        ds_ = build["direct_seconds"]
-        rows.append({"what": "of which write_database alone (build_direct.py: no YAML, no validation)",
-                     "measured": f"{ds_['write_database']:,.0f} s (+ dataset_version {ds_['dataset_version']:,.0f} s)",
-                     "target": f"<= {TARGET_BUILD_S} s in all", "pass": ds_["write_database"] + ds_["dataset_version"] <= TARGET_BUILD_S})
     rows.append({"what": "database size", "measured": f"{build['db_bytes'] / 1e9:.2f} GB", "target": "(report)", "pass": None})
 
-    import servers
     code = servers.code_state()
     results = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "db": str(db), "initiatives": count,
                "code": code,
-               "command": " ".join(["bench/scale/run.py", *sys.argv[1:]]), "latency": lat, "deep": deep,
+               "command": " ".join(["-m", "bench.scale.run", *sys.argv[1:]]), "latency": lat, "deep": deep,
                "counts": counts, "served": served, "build": build, "targets": rows}
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "scale-results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")

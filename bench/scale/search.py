@@ -1,23 +1,21 @@
 """Search at scale: q terms of 1, 2, 3, 4 and more Chinese characters (and English), timed in-process, cold.
 
-    .venv/bin/python bench/scale/search.py /tmp/socialwork-1m.db [--samples 40] [--check 4]
+    .venv/bin/python -m bench.scale.search /tmp/socialwork-1m.db [--samples 40] [--check 4]
 
-Each URL is timed as bench/scale/run.py times it (create_app on the file, the response store emptied
-before every request, p50/p95 of --samples requests after one to warm SQLite's pages). --check N
-also compares, for the first N cases with only q, every id the API returns (following links.next)
-with a brute-force scan of the searched texts in Python, so a fast answer is also shown to be the
-exact one. --datasette
-also asks Datasette (in-process, `--immutable` as a user serves the download) for `_search` of the
-words a reader types, and reports how many rows it finds and how long that takes. Uses nothing of api/
-but create_app and the HTTP contract, so it runs against older code too (the "before" column).
-Writes bench/out/search-results.{json,md}.
+Each URL is timed as bench/scale/run.py times it (create_app on the file, the response store off, p50/p95
+of --samples requests after one to warm SQLite's pages). --check N also compares, for the first N cases
+with only q, every id the API returns (following links.next) with a brute-force scan of the searched texts
+in Python, so a fast answer is also shown to be the exact one. --datasette also asks Datasette (in-process,
+`--immutable` as a user serves the download) for `_search` of the words a reader types, and reports how
+many rows it finds and how long that takes. Uses nothing of api/ but api.app.create_app and the HTTP
+contract, so bench/ copied into an older checkout (from 4c38056 on, where create_app moved to api.app)
+measures that code too (the "before" column). Writes bench/out/search-results.{json,md}.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import datetime as dt
-import importlib.util
 import json
 import sqlite3
 import sys
@@ -25,13 +23,11 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+from bench import servers
+from bench.scale import run as scale_run
+
 SCALE = Path(__file__).resolve().parent
 BENCH = SCALE.parent
-sys.path[:0] = [str(BENCH.parent), str(BENCH)]
-
-_spec = importlib.util.spec_from_file_location("scale_run", SCALE / "run.py")
-scale_run = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(scale_run)
 
 SEARCHED = ("name_zh", "name_en", "summary_zh", "summary_en", "people_text")
 # (label, params): the issue's shapes first (1 and 2 characters), then longer terms and combinations.
@@ -144,11 +140,10 @@ def main(argv=None):
     found = datasette_search(db, max(3, a.samples // 8)) if a.datasette else []
     for d in found:
         print(f"  Datasette _search={d['word']}: {d['rows']} rows, p50 {d['p50_ms']} ms", file=sys.stderr, flush=True)
-    import servers
     code = servers.code_state()
     results = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "db": str(db),
                "db_bytes": db.stat().st_size, "code": code, "samples": a.samples, "cases": rows, "checks": checks,
-               "datasette": found, "command": " ".join(["bench/scale/search.py", *sys.argv[1:]])}
+               "datasette": found, "command": " ".join(["-m", "bench.scale.search", *sys.argv[1:]])}
     lines = [f"# Search on {db.name} ({db.stat().st_size / 1e9:.2f} GB), commit {code['commit']}", "",
              f"`.venv/bin/python {results['command']}`, {results['date']}; {a.samples} cold samples each", "",
              "| request (in-process, cold) | p50 ms | p95 ms | meta.total | total_exact |", "|---|---:|---:|---:|---|"]

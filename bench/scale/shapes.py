@@ -1,13 +1,13 @@
 """Every kind of query in the distinct mix, timed in-process and grouped by shape, with the targets of issue 13.
 
-    .venv/bin/python bench/scale/shapes.py /tmp/socialwork-1m.db [--sample 1500] [--repeat 3] [--out bench/out]
+    .venv/bin/python -m bench.scale.shapes /tmp/socialwork-1m.db [--sample 1500] [--repeat 3] [--out bench/out]
 
 A shape is which parameters a URL has (region, several regions, year as one year or a range, kind, theme,
 scope, q as a short (<3 characters) or trigram term, the first sort key, a cursor), not their values.
 The URLs are the distinct mix of bench/run.py (cases.distinct_mix), plus URLs with two or three regions
 (the mix has one region at most) and, for every sort of the mix, a page 10,000 pages deep against the
-first page of the same query. Each URL is timed --repeat times, cold (the response store emptied before
-each request, as bench/scale/run.py does), so its cost is what a distinct request pays; a URL's cost is the
+first page of the same query. Each URL is timed --repeat times, cold (on an app with its response store
+off, as bench/scale/run.py does), so its cost is what a distinct request pays; a URL's cost is the
 median of its timings (on a shared machine, the others' load is in single timings), and a shape's p50, p95
 and max are over its URLs' costs; the p95 of every timing is reported beside it. The targets: p95 at most 10 ms for every shape without q (q is planned by the
 search code), and a deep page at most 1.5x the first under every sort. Writes OUT/shapes.md and
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import collections
 import datetime as dt
-import importlib.util
 import json
 import random
 import statistics
@@ -26,15 +25,12 @@ import sys
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+from bench import cases as casemod
+from bench import servers
+from bench.scale import run as scale_run
+
 SCALE = Path(__file__).resolve().parent
 BENCH = SCALE.parent
-sys.path[:0] = [str(BENCH.parent), str(BENCH)]
-
-import cases as casemod  # noqa: E402
-
-_spec = importlib.util.spec_from_file_location("scale_run", SCALE / "run.py")
-scale_run = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(scale_run)
 
 TARGET_P95_MS = 10.0
 TARGET_DEEP = 1.5
@@ -64,7 +60,6 @@ def pct(values, p):
 def timed(ip, url: str) -> tuple[int, float, float]:
     """One cold request in-process: (status, wall ms, this thread's CPU ms: the part other processes cannot inflate)."""
     import time
-    ip.empty_cache()
     t0, c0 = time.perf_counter(), time.thread_time()
     resp = ip.client.get(url)
     resp.get_data()
@@ -140,10 +135,9 @@ def main(argv=None):
     deep = [] if a.no_deep else deep_pages(ip, a.deep_samples)
     all_ms = [ms for v in by.values() for ms in v]
     planned_ms = [ms for r in rows if r["target"] for ms in by[r["shape"]]]  # URLs' costs
-    import servers
     summary = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "db": str(db), "code": servers.code_state(),
-        "command": " ".join(["bench/scale/shapes.py", *sys.argv[1:]] if argv is None else ["bench/scale/shapes.py", *argv]),
+        "command": " ".join(["-m", "bench.scale.shapes", *(sys.argv[1:] if argv is None else argv)]),
         "urls": len(urls), "statuses": dict(statuses), "repeat": a.repeat,
         "mean_ms": round(statistics.mean(all_ms), 2), "mean_ms_without_q": round(statistics.mean(planned_ms), 2),
         "shapes": len(rows), "shapes_without_q": sum(1 for r in rows if r["target"]),
