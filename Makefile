@@ -40,6 +40,7 @@ run: $(DB) $(NODE_STAMP)
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py "api.app:create_app()"
 
 test: $(DB) $(NODE_STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Operations (README "Operations"): each script is bounded, talks to 127.0.0.0/8 only and prints its figures.

@@ -27,7 +27,6 @@ import sqlite3
 from ..dataset import tables
 from ..dataset.search import FTS_COLUMNS, FTS_TABLE, PIECES_COLUMN, SEARCHED_COLUMNS, TRIGRAM_TABLE, pieces
 
-
 STATEMENTS = [
     "CREATE TABLE initiative_codes (facet TEXT NOT NULL, value TEXT NOT NULL, code INTEGER NOT NULL, "
     "PRIMARY KEY (facet, value)) WITHOUT ROWID",

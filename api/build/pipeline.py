@@ -23,8 +23,8 @@ import multiprocessing
 import os
 import sqlite3
 from collections import Counter, deque
-from typing import NamedTuple
 from pathlib import Path
+from typing import NamedTuple
 
 from ..dataset import search
 from ..dataset.tables import ROWS
@@ -67,7 +67,7 @@ def read_entry(entry) -> tuple[str, object, str | None] | tuple[None, list[str],
         problems: list[str] = []
         raw = read_yaml(Path(src.path), problems)
         if raw is None:
-            return (None, problems, None) if problems else None   # an empty file is no record, as before
+            return (None, problems, None) if problems else None   # an empty file is no record
         return src.rel, raw, Path(src.path).stem
     fd = STATE.fds.get(file_no)
     if fd is None:   # read, not mapped: a mapped file would count in this process's resident memory

@@ -8,8 +8,18 @@ from decimal import Decimal
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from ..dataset import vocabulary
-from ..dataset.vocabulary import (LEVELS, MEASURES, METRIC_YEAR_BASES, OUTSIDE_FACTS, QUALIFIERS, SCOPES, YEAR_BASES,
-                                  YEAR_BASIS_CITED, YEAR_BASIS_STATED, YEAR_BASIS_UNKNOWN)
+from ..dataset.vocabulary import (
+    LEVELS,
+    MEASURES,
+    METRIC_YEAR_BASES,
+    OUTSIDE_FACTS,
+    QUALIFIERS,
+    SCOPES,
+    YEAR_BASES,
+    YEAR_BASIS_CITED,
+    YEAR_BASIS_STATED,
+    YEAR_BASIS_UNKNOWN,
+)
 
 SLUG = validate.Regexp(f"^{vocabulary.SLUG}$", error=vocabulary.SLUG_MESSAGE)
 CODE = validate.Regexp(f"^{vocabulary.CODE}$", error=vocabulary.CODE_MESSAGE)
@@ -63,6 +73,11 @@ class CsvCoordinate(fields.Field):
         return number
 
 
+def _offset(low: int):
+    """A position in a source's text, in code points: start from 0, end (exclusive) from 1."""
+    return fields.Integer(required=True, strict=True, validate=validate.Range(min=low))
+
+
 def _text(**kw):
     return fields.String(required=True, validate=validate.Length(min=1), **kw)
 
@@ -88,10 +103,15 @@ class SourceSchema(_Strict):
     reported_year = fields.Integer(required=True, strict=True, validate=YEAR)
 
 
-class KindSchema(_Strict):
+class _Named(_Strict):
+    """A thing of data/ with an id and a name in both languages, its fields first."""
+
     id = fields.String(required=True, validate=SLUG)
     name_zh = _text()
     name_en = _text()
+
+
+class KindSchema(_Named):
     definition_zh = _text()
     definition_en = _text()
     # A record of this kind quotes the article naming it so: one of its quotes holds one of these words.
@@ -104,8 +124,8 @@ class ThemeSchema(_Strict):
     source = _text()
     name_zh = _text()
     name_en = _text()
-    start = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
-    end = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    start = _offset(0)
+    end = _offset(1)
 
 
 class OrganisationSchema(_Strict):
@@ -172,14 +192,11 @@ class MetricSchema(_Strict):
 class EvidenceSchema(_Strict):
     source = _text()
     quote = _text()
-    start = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
-    end = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    start = _offset(0)
+    end = _offset(1)
 
 
-class InitiativeSchema(_Strict):
-    id = fields.String(required=True, validate=SLUG)
-    name_zh = _text()
-    name_en = _text()
+class InitiativeSchema(_Named):
     kind = _text()
     theme = _text()
     scope = fields.String(required=True, validate=validate.OneOf(SCOPES))

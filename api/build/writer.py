@@ -113,7 +113,7 @@ class Writer:
     def _create_tables(self):
         db, ds, chain = self.db, self.ds, self.chain
         # Rows whose values are known only at the end (the version, the release, every count) are written as
-        # placeholders here and updated in finish(), so each table is created as it always was.
+        # placeholders here and updated in finish(), so every table exists, with its final layout, before the first record.
         db["meta"].insert_all([
             {"key": "version", "value": ""},
             {"key": "release", "value": ""},

@@ -10,7 +10,7 @@ the term, ignoring case (`str.casefold`). Three ways to find them:
   column, so a piece is one token: a term is one posting list read in rowid order, exact, at any length
   of list.
 - A term of three or more characters that is not a piece (English, longer Chinese, punctuation): the
-  trigram index `initiatives_trigram`, as before (contentless: the API only reads its rowids).
+  trigram index `initiatives_trigram` (contentless: the API only reads its rowids).
 - One or two characters that are not a piece but hold a Chinese character (“中): the records with that
   character's piece, each checked by a scan. Anything else (`ai`, `12`): a scan of every record.
 
@@ -107,7 +107,7 @@ def plan(terms: list[str], few_rows: bool = False) -> tuple[dict[str, str], list
     few_rows: another index (a region's) drives and bounds the rows read, so a term of one or two characters is
     checked on those rows instead of listing every record that has it: those lists are the longest (驿站 is in
     129,308 records of 1M; 成都市 has 5,927). Which side is smaller is not known here; this keeps the cost bounded
-    by the region, as it was before pieces existed."""
+    by the region."""
     matches: dict[str, list[str]] = {}
     scans = []
     for term in terms:

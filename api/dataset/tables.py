@@ -199,7 +199,7 @@ INTERNAL = {"meta": "Build facts: version, schema version, the served descriptor
 
 @dataclass(frozen=True)
 class PublicTable:
-    """One CSV under /downloads/: which table it reads, its columns in order, its row order and primary key.
+    """One CSV under /downloads/: which table it reads, its columns in order, its row order and primary key, its title.
 
     Internal join keys (n, initiative_n, year_key, depth, ord of the vocabularies) stay out: a row
     refers to a record by its id. Where the API exports a CSV under the same file name (kinds, themes,
@@ -210,6 +210,8 @@ class PublicTable:
     columns: tuple[str, ...]
     order: str
     primary_key: tuple[str, ...]
+    title_zh: str     # what /downloads/ and the landing page call it
+    title_en: str
     file: str = ""  # the name /downloads/ serves it under: <table>.csv unless an API export of that name differs
 
     @property
@@ -221,47 +223,42 @@ PUBLIC_TABLES = {t.table: t for t in [
     PublicTable("initiatives", ("id", "source_id", "name_zh", "name_en", "kind", "theme", "scope", "year", "year_basis",
                                 "date", "date_note_zh", "date_note_en", "place_zh", "place_en", "summary_zh", "summary_en",
                                 "organisations", "region_codes", "regions_complete", "former_ids", "metric_count"), "n", ("id",),
+                "举措（数据表）", "Initiatives, one row each: table initiatives of socialwork.db",
                 # /api/v1/initiatives?format=csv (initiatives.csv) joins in region names: another shape, another name
                 "initiatives-table.csv"),
-    PublicTable("initiative_regions", ("initiative_id", "ord", "region_code"), "initiative_n, ord", ("initiative_id", "ord")),
+    PublicTable("initiative_regions", ("initiative_id", "ord", "region_code"), "initiative_n, ord", ("initiative_id", "ord"),
+                "举措与地区", "Which regions each initiative names, in order"),
     PublicTable("metrics", ("initiative_id", "ord", "value", "unit", "unit_zh", "qualifier", "measure", "year", "year_basis",
                             "counts_zh", "counts_en", "figure_text"), "initiative_n, ord", ("initiative_id", "ord"),
+                "数据指标（数据表）", "Figures the article reports, typed with units: table metrics",
                 "metrics-table.csv"),  # the API's metrics.csv joins in each initiative's names and regions
     PublicTable("evidence", ("initiative_id", "ord", "source_id", "quote", "start", "end"), "initiative_n, ord",
-                ("initiative_id", "ord")),
+                ("initiative_id", "ord"),
+                "原文引语", "Verbatim quotes with offsets into the article"),
     PublicTable("people", ("initiative_id", "ord", "name_zh", "name_en", "roles_zh", "roles_en"), "initiative_n, ord",
-                ("initiative_id", "ord")),
+                ("initiative_id", "ord"),
+                "人物", "People the article names, with their roles"),
     PublicTable("outside_facts", ("initiative_id", "ord", "fact", "value", "statement_zh", "statement_en", "source_title",
                                   "source_publisher", "source_published", "source_url", "accessed", "relied_on"),
-                "initiative_n, ord", ("initiative_id", "ord")),
+                "initiative_n, ord", ("initiative_id", "ord"),
+                "文外事实", "Facts from outside the article, each with its cited source"),
     PublicTable("changelog", ("release", "ord", "change", "initiative_id", "previous_id", "fields", "reason"),
-                "release DESC, ord", ("release", "ord")),
+                "release DESC, ord", ("release", "ord"),
+                "变更记录", "What changed in each record since the previous release"),
     PublicTable("regions", ("code", "name_zh", "name_en", "level", "parent_code", "province_code", "lat", "lng",
-                            "coord_source", "initiative_count", "as_of"), "code", ("code",)),
-    PublicTable("region_aliases", ("code", "successor_code", "name_zh", "retired", "note"), "code", ("code",)),
-    PublicTable("kinds", ("id", "name_zh", "name_en", "definition_zh", "definition_en", "initiative_count"), "ord", ("id",)),
+                            "coord_source", "initiative_count", "as_of"), "code", ("code",),
+                "行政区划", "GB/T 2260 divisions with centroids"),
+    PublicTable("region_aliases", ("code", "successor_code", "name_zh", "retired", "note"), "code", ("code",),
+                "旧行政区划代码", "Retired division codes and their successors"),
+    PublicTable("kinds", ("id", "name_zh", "name_en", "definition_zh", "definition_en", "initiative_count"), "ord", ("id",),
+                "举措类型", "Kinds of initiative"),
     PublicTable("themes", ("id", "order", "name_zh", "name_en", "source", "start", "end", "initiative_count"),
-                '"order"', ("id",)),
+                '"order"', ("id",),
+                "主题", "The article's themes"),
     PublicTable("sources", ("id", "title_zh", "title_en", "publisher_zh", "publisher_en", "dateline_zh", "dateline_en",
-                            "published", "language", "sha256", "licence", "initiative_count"), "published DESC, id", ("id",)),
+                            "published", "language", "sha256", "licence", "initiative_count"), "published DESC, id", ("id",),
+                "来源", "Source documents"),
 ]}
-
-
-# The downloads' titles, table by table (/downloads/ and the landing page list them).
-DOWNLOAD_TITLES = {
-    "initiatives": ("举措（数据表）", "Initiatives, one row each: table initiatives of socialwork.db"),
-    "initiative_regions": ("举措与地区", "Which regions each initiative names, in order"),
-    "metrics": ("数据指标（数据表）", "Figures the article reports, typed with units: table metrics"),
-    "evidence": ("原文引语", "Verbatim quotes with offsets into the article"),
-    "people": ("人物", "People the article names, with their roles"),
-    "outside_facts": ("文外事实", "Facts from outside the article, each with its cited source"),
-    "changelog": ("变更记录", "What changed in each record since the previous release"),
-    "regions": ("行政区划", "GB/T 2260 divisions with centroids"),
-    "region_aliases": ("旧行政区划代码", "Retired division codes and their successors"),
-    "kinds": ("举措类型", "Kinds of initiative"),
-    "themes": ("主题", "The article's themes"),
-    "sources": ("来源", "Source documents"),
-}
 
 
 # ---------------------------------------------------------------- what the list plans and the build share

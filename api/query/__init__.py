@@ -4,10 +4,35 @@
 from .fragments import Cond, Filter
 from .keyset import COUNT_CAP, INITIATIVE_SORTS, METRIC_SORTS, REGION_SORTS, Page, key_length, walk
 from .lists import RegionFilter, facets, list_initiatives, list_metrics, list_regions, planned_page
-from .lookups import (changelog, counts, evidence_in_source, evidence_of, initiative_by_id, initiative_ids, kinds,
-                      loads_json, meta, metrics_of, provinces, redirected_id, region, region_alias, region_chain,
-                      region_children, region_name_index, region_or_successor, region_suggestions, regions_by_codes,
-                      regions_by_key, regions_of, release, sources, table_rows, themes, vocabulary)
+from .lookups import (
+                      changelog,
+                      counts,
+                      evidence_in_source,
+                      evidence_of,
+                      initiative_by_id,
+                      initiative_ids,
+                      kinds,
+                      loads_json,
+                      meta,
+                      metrics_of,
+                      provinces,
+                      redirected_id,
+                      region,
+                      region_alias,
+                      region_chain,
+                      region_children,
+                      region_name_index,
+                      region_or_successor,
+                      region_suggestions,
+                      regions_by_codes,
+                      regions_by_key,
+                      regions_of,
+                      release,
+                      sources,
+                      table_rows,
+                      themes,
+                      vocabulary,
+)
 
 __all__ = [
     "Cond", "Filter", "COUNT_CAP", "INITIATIVE_SORTS", "METRIC_SORTS", "REGION_SORTS", "Page", "key_length", "walk",

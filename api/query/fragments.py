@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from ..dataset import search
 from ..dataset.search import SEARCHED_COLUMNS
 
+
 @dataclass(frozen=True)
 class Cond:
     """One SQL condition and the values of its named placeholders."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from .fragments import Cond, rows_after, merge, where
+from .fragments import Cond, merge, rows_after, where
 
 COUNT_CAP = 10_000  # beyond this, meta.total is reported as a lower bound instead of counted
 

@@ -10,6 +10,7 @@ from .keyset import INITIATIVES, METRICS, REGIONS, Driver, Page, run_page
 from .plans import list_tables, listed_page
 from .search_plans import searched_page
 
+
 def initiative_driver(f: Filter) -> Driver:
     """Choose the table that drives the query, so the first page is an ordered index range, not a sort.
 

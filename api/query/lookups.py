@@ -9,6 +9,7 @@ from ..dataset.tables import PUBLIC_TABLES
 from ..dataset.vocabulary import is_code
 from .fragments import one_of
 
+
 def initiative_by_id(conn, initiative_id: str):
     return conn.execute("SELECT * FROM initiatives WHERE id = :id", {"id": initiative_id}).fetchone()
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 
 from ..dataset import search
 from ..dataset.tables import AREA_BY_N, AREA_PK, BIG_ANCESTOR, CELLS_PK, LOCAL, NATIONAL, WALKED
-from .fragments import Cond, Filter, rows_after, merge, one_of, where
+from .fragments import Cond, Filter, merge, one_of, rows_after, where
 from .keyset import COUNT_CAP, Page, known_total
 
 SORT_AT_MOST = 10_000  # a plan collects and sorts at most this many matching rows; beyond that it walks an index
@@ -62,7 +62,7 @@ _LIST_TABLES: dict[int, tuple[object, ListTables | None]] = {}
 
 
 def list_tables(conn) -> ListTables | None:
-    """The list tables of this connection's file, or None when it has none (a file built before them)."""
+    """The list tables of this connection's file, or None when it has none (a file of an older SCHEMA_VERSION)."""
     hit = _LIST_TABLES.get(id(conn))
     if hit is not None and hit[0] is conn:
         return hit[1]

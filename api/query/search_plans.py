@@ -20,12 +20,28 @@ import json
 from dataclasses import replace
 
 from ..dataset import search
+from ..dataset.tables import AREA_BY_N, BIG_ANCESTOR
 from .fragments import Cond, Filter, merge, scan, where
 from .keyset import COUNT_CAP, Page, known_total
-from ..dataset.tables import AREA_BY_N, BIG_ANCESTOR
-from .plans import (FACETS, SMALL, Keys, ListTables, Part, after_bounds, big_rows,
-                    cells_of, facet_conds, from_cells, keys_of, order_key, order_sql, page_of, parts_of, select_sql,
-                    small_rows)
+from .plans import (
+    FACETS,
+    SMALL,
+    Keys,
+    ListTables,
+    Part,
+    after_bounds,
+    big_rows,
+    cells_of,
+    facet_conds,
+    from_cells,
+    keys_of,
+    order_key,
+    order_sql,
+    page_of,
+    parts_of,
+    select_sql,
+    small_rows,
+)
 
 TERM_CAP = 2_000        # several regions: a term in at most this many records is read and filtered
 SCAN_AT_MOST = 10_000   # filters matching at most this many records may be read and the terms checked on each

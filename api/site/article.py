@@ -13,7 +13,6 @@ from ..dataset.about import ROOT
 from ..web.errors import Problem
 
 
-
 @dataclass(frozen=True)
 class Paragraph:
     """One line of the document that has text: its number (1-based, in document order) and its [start, end)."""

@@ -9,8 +9,8 @@ from ..web import cursors, shapes, urls
 from ..web.args import InitiativeListArgs, parse
 from ..web.db import get_db
 from ..web.errors import Problem
-from ..web.negotiation import HTML_ALTERNATES
 from ..web.listing import INITIATIVES
+from ..web.negotiation import HTML_ALTERNATES
 from . import article, discovery
 from .render import NO_ARGS, common, facts, labels, page_response, problem_view, query_without, site, with_query
 

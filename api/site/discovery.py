@@ -9,8 +9,8 @@ from flask import Blueprint, Response, request
 from .. import query
 from ..dataset.about import DESCRIPTION_EN, DESCRIPTION_ZH, LICENCE, SPATIAL, TEMPORAL, TITLE_EN, TITLE_ZH
 from ..web.args import parse
-from ..web.conditional import strong_etag
 from ..web.db import get_db, get_snapshot
+from ..web.responses import tagged
 from ..web.urls import absolute
 from .downloads import DOWNLOADS
 from .render import NO_ARGS, creators, page_digest, release_of
@@ -88,11 +88,6 @@ def citation(record: dict, url: str, version: str, release: str | None, authors:
         "}",
     ])
     return {"text": text, "csl": json.dumps(csl, ensure_ascii=False, indent=2), "bibtex": bibtex, "version": label}
-
-
-def _etag(*parts: str) -> str:
-    """The same code hash as the pages': this module is part of it."""
-    return strong_etag(get_snapshot().version, request.path, page_digest(), *parts)
 
 
 # ---------------------------------------------------------------- DCAT
@@ -186,7 +181,7 @@ def catalog_ttl():
     lines = [f"{s} {p} {o} ." for s, p, o in catalog_triples(get_db(), DOWNLOADS.values())]
     resp = Response("\n".join(lines) + "\n", mimetype="text/turtle")
     resp.headers["Content-Type"] = "text/turtle; charset=utf-8"
-    resp.headers["ETag"] = _etag()
+    tagged(resp, page_digest())   # the pages' code hash: this module is part of it
     return resp
 
 
@@ -197,7 +192,7 @@ def robots():
     """Everything may be crawled; the sitemap lists the pages."""
     parse(NO_ARGS, request.args)
     resp = Response(f"User-agent: *\nAllow: /\n\nSitemap: {absolute('/sitemap.xml')}\n", mimetype="text/plain")
-    resp.headers["ETag"] = _etag()
+    tagged(resp, page_digest())   # the pages' code hash: this module is part of it
     return resp
 
 
@@ -212,5 +207,5 @@ def sitemap():
     body += [f"  <url><loc>{escape(absolute(p))}</loc></url>" for p in paths]
     body.append("</urlset>")
     resp = Response("\n".join(body) + "\n", mimetype="application/xml")
-    resp.headers["ETag"] = _etag()
+    tagged(resp, page_digest())   # the pages' code hash: this module is part of it
     return resp

@@ -9,13 +9,15 @@ from flask import Response, current_app, request
 from werkzeug.wsgi import wrap_file
 
 from .. import query
-from ..dataset.tables import DOWNLOAD_TITLES, PUBLIC_TABLES
-from ..web.conditional import strong_etag
+from ..dataset.tables import PUBLIC_TABLES
+from ..web.args import DownloadArgs, parse
 from ..web.db import get_db, get_snapshot
 from ..web.errors import Problem
-from ..web.responses import csv_response, envelope
+from ..web.responses import csv_response, envelope, tagged
 from ..web.urls import absolute
-from .render import pages
+from .render import NO_ARGS, pages
+
+DOWNLOAD_ARGS = DownloadArgs()
 
 @dataclass(frozen=True)
 class Download:
@@ -26,23 +28,9 @@ class Download:
 
 
 CSV = "text/csv; charset=utf-8; header=present"
-_TABLE_TITLES = {
-    "initiatives": ("举措（数据表）", "Initiatives, one row each: table initiatives of socialwork.db"),
-    "initiative_regions": ("举措与地区", "Which regions each initiative names, in order"),
-    "metrics": ("数据指标（数据表）", "Figures the article reports, typed with units: table metrics"),
-    "evidence": ("原文引语", "Verbatim quotes with offsets into the article"),
-    "people": ("人物", "People the article names, with their roles"),
-    "outside_facts": ("文外事实", "Facts from outside the article, each with its cited source"),
-    "changelog": ("变更记录", "What changed in each record since the previous release"),
-    "regions": ("行政区划", "GB/T 2260 divisions with centroids"),
-    "region_aliases": ("旧行政区划代码", "Retired division codes and their successors"),
-    "kinds": ("举措类型", "Kinds of initiative"),
-    "themes": ("主题", "The article's themes"),
-    "sources": ("来源", "Source documents"),
-}
 # The whitelist: nothing outside it is ever read, whatever the URL says. Each table's file name is PUBLIC_TABLES'.
 DOWNLOADS = {d.name: d for d in [
-    *(Download(t.filename, CSV, *DOWNLOAD_TITLES[t.table]) for t in PUBLIC_TABLES.values()),
+    *(Download(t.filename, CSV, t.title_zh, t.title_en) for t in PUBLIC_TABLES.values()),
     Download("socialwork.db", "application/vnd.sqlite3", "SQLite 数据库", "The whole dataset as one SQLite file"),
     Download("datapackage.json", "application/json", "数据包描述", "Frictionless Data Package descriptor of these files"),
     Download("metadata.json", "application/json", "Datasette 元数据", "Datasette metadata: datasette socialwork.db -m metadata.json"),
@@ -50,19 +38,19 @@ DOWNLOADS = {d.name: d for d in [
 ]}
 TABLE_OF = {t.filename: t.table for t in PUBLIC_TABLES.values()}
 META_FILES = {"datapackage.json": "datapackage", "metadata.json": "datasette_metadata", "province-tiles.json": "province_tiles"}
-BOM = {"1": True, "true": True, "0": False, "false": False}
 
 # ---------------------------------------------------------------- downloads
 
 @pages.get("/downloads/")
 def downloads():
     """List the bulk downloads as JSON."""
+    parse(NO_ARGS, request.args)
     version = get_snapshot().version
     data = [{"name": d.name, "url": absolute(f"/downloads/{d.name}"), "media_type": d.media_type,
              "title_zh": d.title_zh, "title_en": d.title_en} for d in DOWNLOADS.values()]
     links = {"self": absolute("/downloads/"), "home": absolute("/"), "api": absolute("/api/v1")}
     resp = envelope(data, links, total=len(data), version=version)
-    resp.headers["ETag"] = strong_etag(version, "/downloads/")
+    tagged(resp)
     return resp
 
 
@@ -73,11 +61,8 @@ def download(name: str):
     item = DOWNLOADS.get(name)
     if item is None:
         raise Problem(404, "not-found", f"There is no download called {name[:100]!r}. GET /downloads/ lists them.")
+    bom = parse(DOWNLOAD_ARGS, request.args)["bom"]
     snap = get_snapshot()
-    bom = BOM.get(request.args.get("bom", "0").strip().lower())
-    if bom is None:
-        raise Problem(400, "invalid-parameter", "bom: must be one of 1, true, 0, false.",
-                      errors={"bom": ["must be one of 1, true, 0, false"]})
     if name in META_FILES:
         # The copies the build made from the tables it wrote, so they always match the version served.
         resp = Response(query.meta(get_db())[META_FILES[name]], mimetype="application/json")
@@ -89,7 +74,7 @@ def download(name: str):
     resp.headers["Content-Type"] = item.media_type
     resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     bom_variant = bom and name in TABLE_OF
-    resp.headers["ETag"] = strong_etag(snap.version, "/downloads/" + name, *(["bom"] if bom_variant else []))
+    tagged(resp, *(["bom"] if bom_variant else []), query=False)   # bom=1 and bom=true are one file
     resp.headers["Cache-Control"] = "public, max-age=300"
     return resp
 

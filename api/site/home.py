@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, render_template, request
+from flask import render_template, request
 
 from .. import query
 from ..web.args import parse
-from ..web.conditional import strong_etag
 from ..web.db import get_db, get_snapshot
 from . import discovery
 from .downloads import DOWNLOADS
-from .render import NO_ARGS, common, href, page_digest, page_response, pages, site
+from .render import NO_ARGS, common, href, page_response, pages, site
 
 EXAMPLES = [
     ("/api/v1/initiatives?region=江苏&year=2025", "江苏省 2025 年的举措", "Jiangsu's initiatives in 2025"),
@@ -72,7 +71,7 @@ def charts(facets: dict) -> list[dict]:
 @pages.get("/")
 def index():
     """The landing page: what the dataset is, its numbers as charts, and where to go next."""
-    snap = get_snapshot()
+    parse(NO_ARGS, request.args)
     conn = get_db()
     facets = query.facets(conn, query.Filter())
     meta = query.meta(conn)
@@ -83,9 +82,7 @@ def index():
         release_notes=(notes := query.release(conn)), changelog=query.changelog(conn),
         new_fields=[f for f in notes["fields_added"]  # each new field once: people, not people[].name_zh too
                     if "." not in f or f.rsplit(".", 1)[0].removesuffix("[]") not in notes["fields_added"]])
-    resp = Response(html, mimetype="text/html")
-    resp.headers["ETag"] = strong_etag(snap.version, "/", page_digest())
-    return resp
+    return page_response(html)
 
 
 # ---------------------------------------------------------------- the map

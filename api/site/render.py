@@ -9,15 +9,15 @@ import json
 from pathlib import Path
 from urllib.parse import quote
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, render_template
 
 from .. import query
 from ..dataset.about import LICENCE, TITLE_EN, TITLE_ZH
 from ..web import urls
 from ..web.args import RootArgs
-from ..web.conditional import strong_etag
 from ..web.db import DatasetUnavailable, QueryTimeout, get_db, get_snapshot
 from ..web.errors import RETRY_AFTER_SECONDS, UNAVAILABLE_RETRY_AFTER, Problem
+from ..web.responses import tagged
 
 pages = Blueprint("pages", __name__)  # the landing page and the downloads
 site = Blueprint("site", __name__)    # the HTML pages: an error in one of them is an HTML page too (error_page)
@@ -45,8 +45,7 @@ def page_response(html: str, *parts: str, status: int = 200) -> Response:
     """An HTML page; a 200 is tagged with the dataset version, the page's path and query, and the pages' code."""
     resp = Response(html, status=status, mimetype="text/html")
     if status == 200:
-        items = sorted(request.args.items(multi=True))
-        resp.headers["ETag"] = strong_etag(get_snapshot().version, f"{request.path}?{items}", page_digest(), *parts)
+        tagged(resp, page_digest(), *parts)
     else:
         resp.headers["Cache-Control"] = "no-store"  # as a problem+json is: an error is not kept
     return resp

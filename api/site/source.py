@@ -8,12 +8,13 @@ from flask import Response, render_template, request
 
 from .. import query
 from ..web.args import parse
-from ..web.conditional import strong_etag
-from ..web.db import get_db, get_snapshot
+from ..web.db import get_db
 from ..web.errors import Problem
+from ..web.responses import tagged
 from ..web.shapes import ID_MAX
 from . import article
 from .render import NO_ARGS, common, facts, page_response, site
+
 
 def _source(source_id: str):
     """The request's connection and the source named in the path (no query arguments are taken), or a 404."""
@@ -49,5 +50,5 @@ def source_text(source_id: str):
     resp.headers["Content-Type"] = "text/plain; charset=utf-8"
     resp.headers["Repr-Digest"] = "sha-256=:" + base64.b64encode(bytes.fromhex(source["sha256"])).decode() + ":"
     resp.headers["X-Source-SHA256"] = source["sha256"]
-    resp.headers["ETag"] = strong_etag(get_snapshot().version, request.path, source["sha256"])
+    tagged(resp, source["sha256"])
     return resp

@@ -1,6 +1,6 @@
-"""The REST API under /api/v1 (catalog, initiatives, regions, metrics) and its contract (openapi.yaml, Swagger UI)."""
-from . import catalog, contract, initiatives, metrics, regions
+"""The REST API under /api/v1 (catalog, initiatives, regions, figures: the metrics resource) and its contract (openapi.yaml, Swagger UI)."""
+from . import catalog, contract, figures, initiatives, regions
 
-BLUEPRINTS = (catalog.bp, initiatives.bp, regions.bp, metrics.bp, contract.bp)
+BLUEPRINTS = (catalog.bp, initiatives.bp, regions.bp, figures.bp, contract.bp)
 
-__all__ = ["BLUEPRINTS", "catalog", "contract", "initiatives", "metrics", "regions"]
+__all__ = ["BLUEPRINTS", "catalog", "contract", "figures", "initiatives", "regions"]

@@ -48,27 +48,21 @@ def _vocabulary(fmt, rows, table: str):
     return envelope(data, {"self": self_link()}, total=len(data))
 
 
-@bp.get("/kinds")
-@representation(VOCAB_ARGS, "json", "csv")
-def kinds(args, fmt):
-    """List the kinds of initiative."""
-    return _vocabulary(fmt, query.kinds(get_db()), "kinds")
+# The vocabularies, each a route of its own name: /api/v1/kinds, /themes, /sources (JSON or CSV).
+VOCABULARIES = {"kinds": ("List the kinds of initiative.", query.kinds), "themes": ("List the article's themes.", query.themes),
+                "sources": ("List the source documents.", query.sources)}
 
 
-@bp.get("/themes")
-@representation(VOCAB_ARGS, "json", "csv")
-def themes(args, fmt):
-    """List the article's themes."""
-    return _vocabulary(fmt, query.themes(get_db()), "themes")
+def _vocabulary_route(table: str, summary: str, rows) -> None:
+    def view(args, fmt):
+        return _vocabulary(fmt, rows(get_db()), table)
+
+    view.__doc__ = summary
+    bp.add_url_rule(f"/{table}", table, representation(VOCAB_ARGS, "json", "csv")(view), methods=["GET"])
 
 
-@bp.get("/sources")
-@representation(VOCAB_ARGS, "json", "csv")
-def sources(args, fmt):
-    """List the source documents."""
-    return _vocabulary(fmt, query.sources(get_db()), "sources")
-
-
+for _table, (_summary, _rows) in VOCABULARIES.items():
+    _vocabulary_route(_table, _summary, _rows)
 
 
 @bp.get("/changelog")

@@ -90,7 +90,7 @@ def init_app(app):
     # would get a generated-spec route. Named after registration, it adds no route.
     swagger.config["specs"] = [{"endpoint": "apidocs", "title": spec["info"]["title"], "version": spec["info"]["version"]}]
     # flasgger's routes stay (its page view builds the asset URLs with url_for("flasgger.static")), but
-    # its static folder (Swagger UI 3.28) and OAuth helper are no longer what they serve.
+    # what they serve is the pinned Swagger UI and no OAuth helper, not its static folder (Swagger UI 3.28).
     app.view_functions["flasgger.static"] = swagger_asset
     app.view_functions["flasgger.oauth_redirect"] = no_oauth_redirect
     installed = installed_swagger_ui_version()

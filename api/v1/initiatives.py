@@ -1,26 +1,16 @@
 """/api/v1/initiatives: the filtered list (JSON, CSV, GeoJSON) and one record."""
 from __future__ import annotations
 
-from flask import Blueprint
-
 from ..web import listing, shapes
-from ..web.args import RecordArgs
-from ..web.db import get_db
 from ..web.errors import Problem
-from ..web.negotiation import representation
 from ..web.responses import json_response, moved
 
-bp = Blueprint("initiatives", __name__, url_prefix="/api/v1/initiatives")
+bp = listing.resource_blueprint(listing.INITIATIVES, "List initiatives.")
 
 
-listing.add_route(bp, listing.INITIATIVES, "List initiatives.")
-
-
-@bp.get("/<string:initiative_id>")
-@representation(RecordArgs(), "json")
-def get_initiative(args, fmt, initiative_id):
+@listing.record_route(bp, "/<string:initiative_id>")
+def get_initiative(conn, initiative_id):
     """Get one initiative with its regions, metrics and evidence."""
-    conn = get_db()
     row, current = shapes.find_initiative(conn, initiative_id)
     if current is not None:
         # A renamed record: its old id keeps resolving, permanently, to the record it became.

@@ -107,6 +107,18 @@ class TrueFalse(fields.Field):
         return value == "true"
 
 
+class ByteOrderMark(fields.Field):
+    """bom: 1 or true, 0 or false (the spellings a spreadsheet user types, in any case)."""
+
+    VALUES = {"1": True, "true": True, "0": False, "false": False}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        flag = self.VALUES.get(value.strip().lower())
+        if flag is None:
+            raise ValidationError("must be one of 1, true, 0, false")
+        return flag
+
+
 class NamePrefix(fields.Field):
     """Part of a place name -> its lookup key (dataset/names.py); a value with no letters or digits is refused."""
 
@@ -174,6 +186,10 @@ class RecordArgs(_Args):
 
 class RootArgs(_Args):
     pass
+
+
+class DownloadArgs(_Args):
+    bom = ByteOrderMark(load_default=False)   # a CSV with a UTF-8 byte order mark (for Excel); ignored for other files
 
 
 def allowed_params(schema: Schema) -> list[str]:

@@ -31,12 +31,6 @@ def strong_etag(version: str, *parts: str) -> str:
     return f'"{version}-{hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]}"'
 
 
-def representation_etag(version: str, path: str, args, fmt: str) -> str:
-    """The representation is the resource (path and arguments) in one format, however the format was asked for."""
-    items = sorted((k, v) for k, v in args.items(multi=True) if k != "format")
-    return strong_etag(version, f"{path}?{items}|{fmt}")
-
-
 def matches(if_none_match: str, etag: str) -> bool:
     """RFC 9110 If-None-Match against the ETag of a representation that exists: weak comparison, * matches."""
     for tag in if_none_match.split(","):

@@ -10,12 +10,13 @@ from flask import request
 from .errors import invalid
 from .urls import self_link, url_with
 
+
 def query_fingerprint(args) -> str:
     """What a cursor is bound to: every argument but the cursor, limit and format.
 
     args is the raw query (a MultiDict) or a plain dict. The repeats of a parameter count as its
     values joined by commas, so kind=a&kind=b and kind=a,b give one fingerprint (and a single value
-    gives the fingerprint it always had).
+    gives the same fingerprint as one value).
     """
     items = ((k, ",".join(args.getlist(k))) for k in args) if hasattr(args, "getlist") else args.items()
     keep = {k: v for k, v in sorted(items) if k not in ("cursor", "limit", "format")}

@@ -5,6 +5,7 @@ the envelope, or the whole result streamed as CSV or GeoJSON in keyset batches.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -12,7 +13,7 @@ from flask import Blueprint, Response, json
 
 from .. import query
 from . import cursors, shapes
-from .args import InitiativeListArgs, MetricListArgs, RegionListArgs
+from .args import InitiativeListArgs, MetricListArgs, RecordArgs, RegionListArgs
 from .db import get_db
 from .negotiation import representation
 from .resolve import to_filter
@@ -38,6 +39,27 @@ class ListResource:
 # operation, which is what generated clients can read; ?format= on the list stays for people.
 exports = Blueprint("exports", __name__)
 EXPORT_ONLY_ARGS = ("format", "limit", "cursor")  # an export is the whole result in one format
+
+
+def resource_blueprint(resource: ListResource, summary: str, prefix: str = "/api/v1") -> Blueprint:
+    """The blueprint of a list resource at prefix/<name>, holding its list view; its exports join `exports`."""
+    bp = Blueprint(resource.name, __name__, url_prefix=f"{prefix}/{resource.name}")
+    add_route(bp, resource, summary)
+    return bp
+
+
+def record_route(bp: Blueprint, rule: str):
+    """Register a view of one record at rule: view(conn, **path_values) -> Response, its arguments (format=json only)
+    parsed and its ETag set as every route's (negotiation.representation)."""
+
+    def register(view):
+        @functools.wraps(view)
+        def inner(args, fmt, **values):
+            return view(get_db(), **values)
+
+        bp.add_url_rule(rule, view.__name__, representation(RecordArgs(), "json")(inner), methods=["GET"])
+        return view
+    return register
 
 
 def add_route(bp, resource: ListResource, summary: str) -> None:

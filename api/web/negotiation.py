@@ -7,9 +7,8 @@ import functools
 from flask import abort, redirect, request
 
 from .args import parse
-from .conditional import representation_etag
-from .db import get_snapshot
 from .errors import Problem
+from .responses import tagged
 
 MEDIA = {"json": "application/json", "csv": "text/csv", "geojson": "application/geo+json"}
 # endpoint -> its page for people, from the view's path values (api/site/ registers them). A client that
@@ -54,8 +53,7 @@ def representation(schema, *formats: str):
             args = parse(schema, req.args)
             fmt = negotiate(formats, args.get("format"), req)
             resp = view(args, fmt, **kwargs)
-            resp.headers["ETag"] = representation_etag(get_snapshot().version, req.path, req.args, fmt)
-            return resp
+            return tagged(resp, fmt)
         inner.formats = formats
         return inner
     return wrap

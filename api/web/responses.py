@@ -7,8 +7,23 @@ import io
 
 from flask import Response, current_app, json, request
 
+from .conditional import strong_etag
+from .db import get_snapshot
 from .shapes import number
 from .urls import absolute
+
+
+def tagged(resp: Response, *parts: str, query: bool = True) -> Response:
+    """Set the response's strong ETag, the one way every route tags what it sends: the dataset version, the path and
+    (unless query is False) the arguments but format, then what else the bytes depend on (the format, the pages' code,
+    a file's hash). A representation is the resource in one format, however the format was asked for."""
+    req = request._get_current_object()
+    where = req.path
+    if query:
+        where += f"?{sorted((k, v) for k, v in req.args.items(multi=True) if k != 'format')}"
+    resp.headers["ETag"] = strong_etag(get_snapshot().version, where, *parts)
+    return resp
+
 
 def json_response(body, status=200, media="application/json", headers=None) -> Response:
     resp = current_app.response_class(json.dumps(body, ensure_ascii=False), status=status, mimetype=media)

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from api.build import build
-from api.build import DataError
+from api.build import DataError, build
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORD = "beijing-12345-hotline"

@@ -190,8 +190,7 @@ def test_faults_in_bulk_files_are_named_the_same_with_workers(project, tmp_path)
 
 def test_the_cross_record_faults_are_reported_in_input_order(project, tmp_path):
     """An id twice (a copy), a former id that is a current id, a former id claimed twice: each once, in the order
-    the records come in the input, with the release's own problem after them (the list the in-memory loader gave
-    before the build streamed)."""
+    the records come in the input, with the release's own problem after them."""
     src = project / "data" / "initiatives" / f"{RECORD}.yaml"
     (src.parent / "copy.yaml").write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
     other = project / "data" / "initiatives" / "zhejiang-courier-academy.yaml"

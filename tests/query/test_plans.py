@@ -1,6 +1,6 @@
 """The list plans (api/query/plans.py) and search plans (api/query/search_plans.py) give exactly the page run_page gives, for any filter, sort and cursor.
 
-run_page (on initiative_driver) is the plain SQL the list had before the plans, and the one it keeps for what they
+run_page (on initiative_driver) is the plain SQL of a list on its driving table, the one kept for what the plans
 cannot plan (q whose terms no check answers exactly, or of both indexes). Each
 query here is run both ways, page after page in both directions, with the plans' thresholds as shipped and
 forced to each extreme (always walk an index, never walk, always sort), on the file as built (every region

@@ -133,7 +133,7 @@ def test_datasette_shows_labels_descriptions_and_the_licence(client, built_db):
 
     async def run():
         return [await get(p) for p in (f"/{name}/metrics.json?_labels=on&_shape=objects",
-                                       f"/-/metadata.json", f"/{name}/metrics")]
+                                       "/-/metadata.json", f"/{name}/metrics")]
 
     rows, meta, page = asyncio.run(run())
     assert rows.status_code == 200, rows.text

@@ -285,7 +285,7 @@ def test_the_cite_block_names_the_permanent_url_and_the_dataset_version(client):
     assert f"  url = {{{url}}},\n" in bibtex and f"  version = {{{version}}},\n" in bibtex
 
 
-EXTENDED = {  # the record fields issue 11 adds, as the API will give them
+EXTENDED = {  # the record fields a full record may have (people, outside facts, former ids), as the API gives them
     "people": [{"name_zh": "张三", "name_en": "Zhang San", "roles": [{"zh": "社区书记", "en": "community Party secretary"}]}],
     "organisations": [{"name_zh": "海连社区", "name_en": "Hailian Community"}],
     "outside_facts": [{"fact": "region", "date": "2024-05-01", "statement_zh": "中和街道属双流区。",

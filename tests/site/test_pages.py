@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import re
 import shutil
@@ -314,6 +313,33 @@ def test_a_table_download_refers_to_records_by_id_and_keeps_internal_keys_out(cl
     header = _csv_rows(client, "metrics-table.csv")[0]
     assert header[:3] == ["initiative_id", "ord", "value"]
     assert not {"n", "initiative_n", "year_key"} & {c for name, _, _ in CSV_TABLES for c in _csv_rows(client, name)[0]}
+
+
+@pytest.mark.parametrize("url, status, detail, errors", [
+    ("/?utm_source=x", 400, "Unknown query parameter 'utm_source'. Allowed: none.",
+     {"utm_source": ["unknown parameter Allowed: none"]}),
+    ("/downloads/?limit=5", 400, "Unknown query parameter 'limit'. Allowed: none.", {"limit": ["unknown parameter Allowed: none"]}),
+    ("/downloads/kinds.csv?bomb=1", 400, "Unknown query parameter 'bomb'. Allowed: bom.",
+     {"bomb": ["unknown parameter; did you mean 'bom'? Allowed: bom"]}),
+    ("/downloads/kinds.csv?bom=maybe", 400, "bom: must be one of 1, true, 0, false",
+     {"bom": ["must be one of 1, true, 0, false"]}),
+    ("/downloads/kinds.csv?bom=1&bom=0", 400, "bom: given 2 times; it takes one value: give it once",
+     {"bom": ["given 2 times; it takes one value: give it once"]}),
+])
+def test_the_landing_page_and_downloads_refuse_what_they_do_not_take(client, url, status, detail, errors):
+    """The same argument parsing as every other route: an unknown parameter or a bad value is a 400 naming it."""
+    resp = client.get(url)
+    body = resp.get_json()
+    assert (resp.status_code, resp.mimetype, body["detail"], body["errors"]) == (status, "application/problem+json", detail, errors)
+
+
+@pytest.mark.parametrize("url", ["/downloads/kinds.csv?bom=1", "/downloads/kinds.csv?bom=TRUE", "/downloads/kinds.csv?bom=0",
+                                 "/downloads/socialwork.db?bom=1"])
+def test_bom_is_taken_in_its_spellings(client, url):
+    resp = client.get(url)
+    status, head = resp.status_code, resp.get_data()[:3]
+    resp.close()   # the database file is streamed from an open file
+    assert (status, head == b"\xef\xbb\xbf") == (200, url.endswith(("bom=1", "bom=TRUE")) and ".csv" in url)
 
 
 @pytest.mark.parametrize("url", ["/downloads/", "/downloads"])

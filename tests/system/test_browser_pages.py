@@ -7,13 +7,19 @@ to test-artifacts/screenshots/pages-*.png; axe-core's counts per page type to te
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-
-from test_browser import (CSP_WATCH, ROOT, UI_TIMEOUT, browser, playwright_api, screenshot,  # noqa: F401
-                                server, watched)  # browser, playwright_api, server, watched: fixtures
+from test_browser import (  # noqa: F401
+    CSP_WATCH,
+    ROOT,
+    UI_TIMEOUT,
+    browser,
+    playwright_api,
+    screenshot,
+    server,  # browser, playwright_api, server, watched: fixtures
+    watched,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -73,14 +73,19 @@ def get(port: int, path: str, headers: dict | None = None):
         conn.close()
 
 
-@pytest.fixture()
-def tier():
+def _nginx() -> str:
+    """Debian's nginx binary; without it a skip, or a failure when REQUIRE_NGINX=1 (CI)."""
     try:
-        binary = servers.nginx_binary(install=False)
+        return servers.nginx_binary(install=False)
     except SystemExit as exc:
         if os.environ.get("REQUIRE_NGINX") == "1":
             pytest.fail(f"REQUIRE_NGINX=1 but {exc}", pytrace=False)
         pytest.skip(str(exc))
+
+
+@pytest.fixture()
+def tier():
+    binary = _nginx()
     instance = Instance()
     prefix = Path(tempfile.mkdtemp(prefix="sw-test-cache-"))  # under /tmp: nginx's workers (www-data) reach it
     port = servers.free_port()
@@ -108,12 +113,7 @@ def keys(prefix: Path) -> list[str]:
 
 
 def test_the_template_passes_nginx_t():
-    try:
-        binary = servers.nginx_binary(install=False)
-    except SystemExit as exc:
-        if os.environ.get("REQUIRE_NGINX") == "1":
-            pytest.fail(f"REQUIRE_NGINX=1 but {exc}", pytrace=False)
-        pytest.skip(str(exc))
+    binary = _nginx()
     prefix = Path(tempfile.mkdtemp(prefix="sw-test-nginx-t-"))
     try:
         (prefix / "tmp").mkdir()

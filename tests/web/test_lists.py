@@ -11,7 +11,7 @@ SELF_LINKS = [
     (f"/api/v1/initiatives?region={SICHUAN}", f"/api/v1/initiatives?region={SICHUAN}"),
     ("/api/v1/initiatives?region=四川", f"/api/v1/initiatives?region={SICHUAN}"),
     (f"/api/v1/metrics?region={SICHUAN}", f"/api/v1/metrics?region={SICHUAN}"),
-    (f"/api/v1/regions?q=%E9%94%A6%E6%B1%9F", "/api/v1/regions?q=%E9%94%A6%E6%B1%9F"),
+    ("/api/v1/regions?q=%E9%94%A6%E6%B1%9F", "/api/v1/regions?q=%E9%94%A6%E6%B1%9F"),
     ("/api/v1/facets?region=四川", f"/api/v1/facets?region={SICHUAN}"),
     (f"/api/v1/facets?region={SICHUAN}", f"/api/v1/facets?region={SICHUAN}"),
     ("/api/v1/kinds", "/api/v1/kinds"),
