@@ -30,7 +30,7 @@ $(NODE_STAMP): package.json package-lock.json
 	touch $@
 
 # Rebuilt when anything in data/, seeds/ or the build code is newer than the database.
-# The build's code is api/build/ and api/dataset/ (it imports nothing else: tests/dataset/test_layout.py).
+# The build's code is api/build/ and api/dataset/ (it imports nothing else: tests/test_layout.py).
 $(DB): $(STAMP) $(shell find data seeds api/build api/dataset -type f -not -name '*.pyc' 2>/dev/null)
 	$(BIN)/python -m api.build --db $(DB)
 

@@ -6,27 +6,18 @@ import json
 import sqlite3
 
 from ..dataset import search
+from ..dataset import vocabulary as vocab
 from ..dataset.about import CURATION_LICENCE
 from ..dataset.tables import FOREIGN_KEYS, INTERNAL, LABELS, LIST, PUBLIC_TABLES, TABLE_DOCS
-from ..dataset.vocabulary import (
-    CHANGES,
-    LEVELS,
-    MEASURES,
-    METRIC_YEAR_BASES,
-    OUTSIDE_FACTS,
-    QUALIFIERS,
-    SCOPES,
-    YEAR_BASES,
-    YEAR_BASIS_UNKNOWN,
-)
 from .files import Dataset
 from .release import release_summary
 
 CODE_PATTERN = "^[0-9]{6}$"
 CODE_COLUMNS = {"code", "parent_code", "province_code", "region_code", "successor_code", "ancestor_code"}
 TYPES = {"TEXT": "string", "INTEGER": "integer", "REAL": "number", "FLOAT": "number", "NUMERIC": "number"}
-ENUMS = {"level": list(LEVELS), "scope": list(SCOPES), "year_basis": [*YEAR_BASES, YEAR_BASIS_UNKNOWN],
-         "qualifier": list(QUALIFIERS), "measure": list(MEASURES), "fact": list(OUTSIDE_FACTS), "change": list(CHANGES)}
+ENUMS = {"level": list(vocab.LEVELS), "scope": list(vocab.SCOPES), "year_basis": list(vocab.RECORD_YEAR_BASES),
+         "qualifier": list(vocab.QUALIFIERS), "measure": list(vocab.MEASURES), "fact": list(vocab.OUTSIDE_FACTS),
+         "change": list(vocab.CHANGES)}
 
 
 def resource_name(table: str) -> str:
@@ -47,7 +38,7 @@ def _field(table: str, column: str, sql_type: str, required: bool) -> dict:
     if column == "regions_complete":
         f["type"] = "boolean"
         f["trueValues"], f["falseValues"] = ["1"], ["0"]
-    enum = list(METRIC_YEAR_BASES) if (table, column) == ("metrics", "year_basis") else ENUMS.get(column)
+    enum = list(vocab.METRIC_YEAR_BASES) if (table, column) == ("metrics", "year_basis") else ENUMS.get(column)
     if enum:
         constraints["enum"] = enum
     if required:

@@ -66,15 +66,8 @@ def _load_list(path: Path, schema: Schema, problems: list[str], rel: str) -> lis
     if not isinstance(raw, list):
         problems.append(f"{rel}: must be a YAML list")
         return []
-    out = []
-    for i, item in enumerate(raw):
-        rid = item.get("id", f"#{i}") if isinstance(item, dict) else f"#{i}"
-        try:
-            out.append(schema.load(item))
-        except ValidationError as err:
-            problems.extend(f"{rel}: {rid}: {line}" for line in flatten(err.messages))
-    _unique(out, "id", rel, problems)
-    return out
+    labelled = ((item.get("id", f"#{i}") if isinstance(item, dict) else f"#{i}", item) for i, item in enumerate(raw))
+    return _load_each(labelled, schema, problems, rel, "id")
 
 
 def _load_csv(path: Path, schema: Schema, problems: list[str], rel: str) -> list[dict]:
@@ -84,13 +77,19 @@ def _load_csv(path: Path, schema: Schema, problems: list[str], rel: str) -> list
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         problems.append(f"{rel}: cannot be read as UTF-8 CSV: {exc}")
         return []
+    labelled = ((f"line {i} ({row.get('code')})", row) for i, row in enumerate(rows, start=2))
+    return _load_each(labelled, schema, problems, rel, "code")
+
+
+def _load_each(labelled, schema: Schema, problems: list[str], rel: str, key: str) -> list[dict]:
+    """Each (label, item) loaded with schema, every fault a line under its label; then the key checked unique."""
     out = []
-    for i, row in enumerate(rows, start=2):
+    for label, item in labelled:
         try:
-            out.append(schema.load(row))
+            out.append(schema.load(item))
         except ValidationError as err:
-            problems.extend(f"{rel}: line {i} ({row.get('code')}): {line}" for line in flatten(err.messages))
-    _unique(out, "code", rel, problems)
+            problems.extend(f"{rel}: {label}: {line}" for line in flatten(err.messages))
+    _unique(out, key, rel, problems)
     return out
 
 

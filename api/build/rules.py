@@ -14,8 +14,8 @@ from ..dataset.vocabulary import (
     METRIC_YEAR_BASES,
     OUTSIDE_FACTS,
     QUALIFIERS,
+    RECORD_YEAR_BASES,
     SCOPES,
-    YEAR_BASES,
     YEAR_BASIS_CITED,
     YEAR_BASIS_STATED,
     YEAR_BASIS_UNKNOWN,
@@ -206,7 +206,7 @@ class InitiativeSchema(_Named):
     place_zh = fields.String(validate=validate.Length(min=1))
     place_en = fields.String(validate=validate.Length(min=1))
     year = fields.Integer(required=True, strict=True, validate=YEAR, allow_none=True)
-    year_basis = fields.String(required=True, validate=validate.OneOf(YEAR_BASES + (YEAR_BASIS_UNKNOWN,)))
+    year_basis = fields.String(required=True, validate=validate.OneOf(RECORD_YEAR_BASES))
     date = fields.String(validate=validate.Regexp(r"^\d{4}(-\d{2}(-\d{2})?)?$", error="must be YYYY, YYYY-MM or YYYY-MM-DD"))
     date_note_zh = fields.String(validate=validate.Length(min=1))
     date_note_en = fields.String(validate=validate.Length(min=1))
@@ -259,7 +259,7 @@ _SLUG_RE, _CODE_RE, _DATE_RE = SLUG.regex, CODE.regex, _F["date"].validators[0].
 _KEYS = {name: frozenset(schema._declared_fields) for name, schema in (
     ("record", InitiativeSchema), ("metric", MetricSchema), ("evidence", EvidenceSchema),
     ("organisation", OrganisationSchema), ("person", PersonSchema), ("role", RoleSchema))}
-_RECORD_BASES = frozenset(YEAR_BASES + (YEAR_BASIS_UNKNOWN,))
+_RECORD_BASES = frozenset(RECORD_YEAR_BASES)
 _OPTIONAL_TEXT = ("place_zh", "place_en")
 _INF = (float("inf"), float("-inf"))
 
