@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import http.client
 import json
 import os
 import shlex
@@ -42,16 +41,6 @@ REPO = BENCH.parent
 
 TARGET = 0.5  # cache / static file (issue 13)
 STATIC_NAME = "hot.json"
-
-
-def get(port: int, path: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
-    conn = http.client.HTTPConnection(servers.LOOPBACK, port, timeout=30)
-    try:
-        conn.request("GET", path, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-    finally:
-        conn.close()
 
 
 def head_bytes(port: int, path: str) -> int:
@@ -151,15 +140,15 @@ def main(argv=None) -> int:
         started.append(nginx)
         servers.wait_ready(pn, nginx.proc, "/api/v1/kinds")
         # The static file is the cache's answer (its links name the nginx port, as wrk's Host does).
-        s1, h1, body = get(pn, hot)
+        s1, h1, body = servers.http_get(pn, hot)
         if s1 != 200:
             raise RuntimeError(f"the cache answered {s1} for {hot}")
         (root / STATIC_NAME).write_bytes(body)
         os.chmod(root / STATIC_NAME, 0o644)
 
         # Both sides answer the same bytes; the cache answers from its store.
-        s2, h2, b2 = get(pn, hot)
-        s3, h3, b3 = get(ps, f"/{STATIC_NAME}")
+        s2, h2, b2 = servers.http_get(pn, hot)
+        s3, h3, b3 = servers.http_get(ps, f"/{STATIC_NAME}")
         if (s2, s3) != (200, 200) or not (b2 == b3 == body):
             problems.append(f"cache/static answers differ: statuses {s2} {s3}, bodies equal {b2 == b3 == body}")
         if h2.get("x-cache-status") != "HIT":
@@ -188,7 +177,7 @@ def main(argv=None) -> int:
                 if bad or r.errors:
                     problems.append(f"{name} round {rnd + 1}: statuses {r.statuses}, errors {r.errors}")
         # The cache still answered from its store at the end (no expiry, no pass-through during the rounds).
-        s, h, _ = get(pn, hot)
+        s, h, _ = servers.http_get(pn, hot)
         if h.get("x-cache-status") != "HIT":
             problems.append(f"after the rounds the cache answered {s} {h.get('x-cache-status')}")
         access = (prefix / "access.log").read_text(errors="replace").splitlines()

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from bench import cases as casemod
 from bench import load, servers
+from harness.servers import http_get
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -119,12 +120,8 @@ def main(argv=None):
     try:
         api.wait_ready("/api/v1")
         if a.case == "revalidate":
-            import http.client
-            conn = http.client.HTTPConnection("127.0.0.1", api.port)
-            conn.request("GET", paths[0])
-            r = conn.getresponse()
-            r.read()
-            headers = {"If-None-Match": r.getheader("ETag")}
+            _, h, _ = http_get(api.port, paths[0])
+            headers = {"If-None-Match": h.get("etag")}
         load.run_python("127.0.0.1", api.port, warm, 5, 2, headers, max_requests=200)
         worker = api.worker_pids()[0]
         spy = subprocess.Popen([str(servers.BENCH_VENV / "bin" / "py-spy"), "record", "--pid", str(worker),

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import http.client
 import json
 import os
 import platform
@@ -37,6 +36,7 @@ from urllib.parse import urlsplit
 
 from bench import cases as casemod
 from bench import load, servers
+from harness.servers import http_get
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -47,16 +47,6 @@ TARGETS = {  # case -> (min API/ceiling, min API/Datasette), from issue 5
     "revalidate": (0.85, None),
 }
 ALL_CASES = ["hot", "distinct", "record", "csv", "revalidate"]
-
-
-def get(port: int, path: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request("GET", path, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-    finally:
-        conn.close()
 
 
 def machine() -> dict:
@@ -83,7 +73,7 @@ def resolve_ds_cursors(items: list, lo: int, hi: int, port: int) -> int:
             continue
         path, hops = items[i]
         for _ in range(hops):
-            status, _, body = get(port, path)
+            status, _, body = http_get(port, path)
             fetched += 1
             nxt = json.loads(body).get("next_url") if status == 200 else None
             if not nxt:
@@ -295,7 +285,7 @@ def main(argv=None):
                 for path in mix.sample:
                     if len(sizes) >= 20 and time.monotonic() > stop:
                         break
-                    status, _, body = get(api.port, path)
+                    status, _, body = http_get(api.port, path)
                     if status != 200:
                         problems.append(f"API distinct sample {path} answered {status}: {body[:200]!r}")
                     sizes.append(len(body))
@@ -303,19 +293,19 @@ def main(argv=None):
                 c.note = (f"response sizes {min(sizes):,}-{max(sizes):,} bytes, mean of {len(sizes)} sample URLs; "
                           f"{sum(isinstance(d, tuple) for d in mix.datasette):,} cursor pages in the mix")
             elif c.name == "revalidate":
-                status, headers, body = get(api.port, c.api[0])
+                status, headers, body = http_get(api.port, c.api[0])
                 etag = headers.get("etag")
                 if not etag:
                     problems.append("API hot list has no ETag: revalidation cannot be measured")
                     continue
                 c.headers = {"If-None-Match": etag}
-                status, headers, body = get(api.port, c.api[0], c.headers)
+                status, headers, body = http_get(api.port, c.api[0], c.headers)
                 if status != 304:
                     problems.append(f"API revalidation answered {status}, not 304")
                 c.size = len(body)
                 c.note = f"If-None-Match: {etag} -> {status}, {len(body)} bytes"
             else:
-                status, headers, body = get(api.port, c.api[0])
+                status, headers, body = http_get(api.port, c.api[0])
                 if status != 200:
                     problems.append(f"API {c.name} {c.api[0]} answered {status}: {body[:300]!r}")
                 c.size = len(body)
@@ -324,13 +314,13 @@ def main(argv=None):
                     problems.append(f"API {c.name}: response lacks {', '.join(missing)}")
                 if c.name == "hot":
                     ids = [r["id"] for r in json.loads(body)["data"]]
-                    s2, _, b2 = get(ds.port, c.datasette[0] + "&_shape=objects")
+                    s2, _, b2 = http_get(ds.port, c.datasette[0] + "&_shape=objects")
                     ds_ids = [r["id"] for r in json.loads(b2)["rows"]] if s2 == 200 else None
                     c.note = (f"{len(ids)} rows; Datasette returns the same ids: {sorted(ids) == sorted(ds_ids or [])}")
                     if sorted(ids) != sorted(ds_ids or []):
                         problems.append(f"Datasette's hot query returns other rows ({ds_ids}) than the API ({ids})")
             if c.datasette and c.name != "distinct":
-                s2, _, b2 = get(ds.port, c.datasette[0])
+                s2, _, b2 = http_get(ds.port, c.datasette[0])
                 if s2 != 200:
                     problems.append(f"Datasette {c.name} {c.datasette[0]} answered {s2}: {b2[:300]!r}")
             spec[f"/{c.name}"] = [c.expect, c.size, c.content_type]

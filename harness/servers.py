@@ -8,6 +8,8 @@
     finally:
         srv.stop()                            # TERM to the group, KILL after 10 s, then sweep orphans
 
+One request without a server object: `status, headers, body = servers.http_get(port, "/api/v1")`.
+
 Each server runs in a new session, so its master and workers form one process group that stop() signals
 as a whole. Nothing here listens on or connects to an address outside 127.0.0.0/8.
 """
@@ -44,6 +46,20 @@ def free_port(host: str = LOOPBACK) -> int:
         return s.getsockname()[1]
 
 
+def http_get(port: int, path: str, headers: dict | None = None, timeout: float = 30,
+             host: str = LOOPBACK) -> tuple[int, dict, bytes]:
+    """GET path from host:port on a connection of its own, closed after: the status, the headers (names
+    lower-cased; of a repeated one the last) and the body. timeout bounds the connect and each read."""
+    check_loopback(host)
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
 def wait_ready(port: int, proc: subprocess.Popen | None = None, path: str = "/api/v1", timeout: float = 30,
                expect: tuple | None = (200,), host: str = LOOPBACK) -> float:
     """Poll GET path until it answers a status in expect (any status when expect is None).
@@ -56,16 +72,10 @@ def wait_ready(port: int, proc: subprocess.Popen | None = None, path: str = "/ap
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server on port {port} exited with {proc.returncode} before it was ready")
         try:
-            conn = http.client.HTTPConnection(host, port, timeout=2)
-            try:
-                conn.request("GET", path)
-                resp = conn.getresponse()
-                resp.read()
-            finally:
-                conn.close()
-            if expect is None or resp.status in expect:
+            status, _, _ = http_get(port, path, timeout=2, host=host)
+            if expect is None or status in expect:
                 return time.monotonic() - t0
-            last = f"status {resp.status}"
+            last = f"status {status}"
         except (OSError, http.client.HTTPException) as exc:
             last = repr(exc)
         if time.monotonic() - t0 > timeout:

@@ -41,7 +41,7 @@ from pathlib import Path
 from harness import servers
 from ops import failover, reporting, script  # failover.problem_ok: nginx's own errors as problem+json
 from ops import loadclient as lc
-from ops import rebuild_under_load as rul  # the route mix, the per-response version facts, the record change
+from ops import rebuild_under_load as rul  # the route mix, the per-response version facts, the rebuild midway
 
 RATE, BURST = "100000r/s", "100000"
 EVIL = "evil.example"
@@ -287,22 +287,6 @@ def main(argv=None) -> int:
             polls: list[tuple[float, str, str | None]] = []
             stop_poll = threading.Event()
 
-            def rebuild_midway():
-                time.sleep(args.swap_at)
-                rul.change_record(project)
-                stop = threading.Event()
-                watcher = threading.Thread(target=rul.watch_swap, args=(db, stop, swap, 120), daemon=True)
-                watcher.start()
-                t = time.monotonic()
-                try:
-                    rebuild["report"] = script.build_db(project, db)
-                except Exception as exc:  # noqa: BLE001
-                    rebuild["error"] = repr(exc)
-                rebuild["t_done"] = time.monotonic()
-                rebuild["seconds"] = rebuild["t_done"] - t
-                stop.set()
-                watcher.join(5)
-
             def poll_origin():
                 """Both instances, directly, every 20 ms: which version each serves (bounded by the run)."""
                 t_end = time.monotonic() + args.duration + 30
@@ -318,7 +302,8 @@ def main(argv=None) -> int:
                         polls.append((t, name, None))
                     time.sleep(0.02)
 
-            threads = [threading.Thread(target=rebuild_midway, daemon=True), threading.Thread(target=poll_origin, daemon=True)]
+            threads = [threading.Thread(target=rul.rebuild_midway, args=(project, db, args.swap_at, swap, rebuild), daemon=True),
+                       threading.Thread(target=poll_origin, daemon=True)]
             for t in threads:
                 t.start()
             run.run()

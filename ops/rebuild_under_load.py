@@ -118,6 +118,26 @@ def watch_swap(db: Path, stop: threading.Event, out: dict, limit_s: float):
         time.sleep(0.001)
 
 
+def rebuild_midway(project: Path, db: Path, after_s: float, swap: dict, rebuild: dict) -> None:
+    """after_s seconds from now, change RECORD in project and run the real build into db (a thread's target).
+
+    swap gets "t_swap" (watch_swap); rebuild gets "report" (or "error"), "t_done" and "seconds" (the build's)."""
+    time.sleep(after_s)
+    change_record(project)
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch_swap, args=(db, stop, swap, 120), daemon=True)
+    watcher.start()
+    t = time.monotonic()
+    try:
+        rebuild["report"] = script.build_db(project, db)
+    except Exception as exc:  # noqa: BLE001
+        rebuild["error"] = repr(exc)
+    rebuild["t_done"] = time.monotonic()
+    rebuild["seconds"] = rebuild["t_done"] - t
+    stop.set()
+    watcher.join(5)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=32)
@@ -151,24 +171,7 @@ def main(argv=None) -> int:
                             keep_headers=("etag", "content-type"), seed=7)
             swap: dict = {}
             rebuild: dict = {}
-
-            def rebuild_midway():
-                time.sleep(args.swap_at)
-                change_record(project)
-                stop = threading.Event()
-                watcher = threading.Thread(target=watch_swap, args=(db, stop, swap, 120), daemon=True)
-                watcher.start()
-                t = time.monotonic()
-                try:
-                    rebuild["report"] = script.build_db(project, db)
-                except Exception as exc:  # noqa: BLE001
-                    rebuild["error"] = repr(exc)
-                rebuild["seconds"] = time.monotonic() - t
-                rebuild["t_done"] = time.monotonic()
-                stop.set()
-                watcher.join(5)
-
-            rb = threading.Thread(target=rebuild_midway, daemon=True)
+            rb = threading.Thread(target=rebuild_midway, args=(project, db, args.swap_at, swap, rebuild), daemon=True)
             rb.start()
             run.run()
             rb.join(120)

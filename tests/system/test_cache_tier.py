@@ -9,7 +9,7 @@ the same against the real app under load. Skipped when nginx is missing, unless 
 """
 from __future__ import annotations
 
-import http.client
+import functools
 import http.server
 import json
 import os
@@ -63,14 +63,7 @@ class Instance:
         self.server.server_close()
 
 
-def get(port: int, path: str, headers: dict | None = None):
-    conn = http.client.HTTPConnection(servers.LOOPBACK, port, timeout=10)
-    try:
-        conn.request("GET", path, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-    finally:
-        conn.close()
+get = functools.partial(servers.http_get, timeout=10)  # (port, path, headers=None) -> status, headers, body
 
 
 def _nginx() -> str:
