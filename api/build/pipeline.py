@@ -142,8 +142,8 @@ class Chunk(NamedTuple):
     checked: int
     mismatch: bool                     # a record's real id differs from the one the plan guessed
     problems: list                     # (the record's place in the input, message)
-    seqs: list                         # each record's place in the input, and its id
-    ids: list
+    seqs: list                         # each record's place in the input
+    ids: list                          # and its id
     former: list                       # (seq, position, former id, id)
     changes: list | None               # (id, digests, former ids), for a release with a previous one
     tally: dict                        # counts by source, kind, theme, area; sums of metrics, quotes, outside facts

@@ -65,7 +65,8 @@ def build(root: Path, target: Path, progress: Progress | None = None, workers: i
     count = default_workers(files) if workers is None else workers
     counters = shared_counters(count)
     checker = RecordChecker(ds, [])
-    prepare(checker, files, region_chains(ds.regions), ds.release is not None and ds.release.previous is not None,
+    chains = region_chains(ds.regions)
+    prepare(checker, files, chains, ds.release is not None and ds.release.previous is not None,
             counters)
     pool = Workers(count)      # forked now, before this process opens a database or starts a thread
     version = _digest_thread(root, ds)
@@ -81,7 +82,7 @@ def build(root: Path, target: Path, progress: Progress | None = None, workers: i
             stage.unlink(missing_ok=True)
             release_problems = []   # read again: computing a changelog uses up its reasons
             ds.release = read_release(root, release_problems)
-            writer = Writer(ds, tmp_path, stage)
+            writer = Writer(ds, tmp_path, stage, chains)
             writer.exact = exact
             progress.step("planning")
             plan_problems: list[tuple[float, str]] = []

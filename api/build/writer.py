@@ -72,15 +72,15 @@ def problem_order(item):
 
 
 class Writer:
-    """A new database at path, written as the records come, in id order, a chunk at a time (stream.check_chunk's
-    results, or stream.pack_records' for records in memory), then finished with everything made from them.
+    """A new database at path, written as the records come, in id order, a chunk at a time (pipeline.check_chunk's
+    Chunks), then finished with everything made from them.
 
     Only small state is kept per record: the last id (ids come sorted, so a repeated one is the one before),
     the counts. Former ids go to a table of the stage database, a scratch file deleted with the build; the
     release's changelog is computed as the records pass (release.Changes) and written to its table.
     """
 
-    def __init__(self, ds: Dataset, path: Path, stage: Path):
+    def __init__(self, ds: Dataset, path: Path, stage: Path, chain: dict[str, list[str]]):
         self.ds = ds
         self.db = db = sqlite_utils.Database(sqlite3.connect(path))
         conn = db.conn
@@ -92,7 +92,7 @@ class Writer:
         for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -32768", "locking_mode = EXCLUSIVE"):
             conn.execute(f"PRAGMA stage.{pragma}")
         conn.execute("CREATE TABLE stage._former (seq INTEGER, pos INTEGER, old TEXT, id TEXT)")
-        self.chain = region_chains(ds.regions)  # each region up to its province, computed once
+        self.chain = chain   # region_chains(ds.regions): each region up to its province, computed once a build
         self.next_n = 1      # n: the record's position in id order, the API's internal join key (one version only)
         self.read = self.checked = 0
         self.last_id: str | None = None
@@ -171,25 +171,25 @@ class Writer:
             self.changelog = []
 
     def add(self, packed: bytes):
-        """Write one chunk of records (stream.Packer.dumps()): their rows, their problems, their changes.
+        """Write one chunk of records (a Chunk, marshalled): their rows, their problems, their changes.
 
         The rows come as a small SQLite database, written by the worker; here each table's rows are copied
         across in one INSERT … SELECT, so this process, the one that can write, spends no time per value.
         """
-        (n0, count, read, checked, mismatch, problems, seqs, ids, former, changes, tally, codes, rows) = Chunk.loads(packed)
-        if mismatch and not self.exact:   # the plan guessed an id wrong: build() plans again, nothing here counts
+        chunk = Chunk.loads(packed)
+        if chunk.mismatch and not self.exact:   # the plan guessed an id wrong: build() plans again, nothing here counts
             self.mismatch = True
             return
         self.chunks += 1
         conn = self.db.conn
-        conn.deserialize(rows, name="chunk")
-        delta = self.next_n - n0   # not 0 when an earlier chunk had lines that are no record (blank, or faults)
-        self.record_problems.extend(problems)
+        conn.deserialize(chunk.rows, name="chunk")
+        delta = self.next_n - chunk.n0   # not 0 when an earlier chunk had lines that are no record (blank, or faults)
+        self.record_problems.extend(chunk.problems)
         last, repeated = self.last_id, []
-        for k, (seq, rid) in enumerate(zip(seqs, ids)):
+        for k, (seq, rid) in enumerate(zip(chunk.seqs, chunk.ids)):
             if rid == last:   # ids come sorted, and the first of the same id in the input first
                 self.unique_problems.append((seq, f"data/initiatives: {rid}: id is not unique"))
-                repeated.append(n0 + k)   # a fault, so the file is not kept; the unique index keeps the first
+                repeated.append(chunk.n0 + k)   # a fault, so the file is not kept; the unique index keeps the first
             last = rid
         self.last_id = last
         for table, cols in ROWS.items():
@@ -201,23 +201,23 @@ class Writer:
             # read that one (SQLite 3.40 does not expire it).
             conn.execute(f'{verb} INTO main."{table}" ({names}) SELECT {picked} FROM chunk."{table}"{where} '
                          f"ORDER BY rowid -- chunk {self.chunks}")
-        if former:
-            conn.executemany("INSERT INTO stage._former VALUES (?, ?, ?, ?)", former)
-        if self.changes is not None and changes is not None:   # a first release's changelog is written at the end
+        if chunk.former:
+            conn.executemany("INSERT INTO stage._former VALUES (?, ?, ?, ?)", chunk.former)
+        if self.changes is not None and chunk.changes is not None:   # a first release's changelog is written at the end
             add = self.changes.add
-            for rid, digests, former_ids in changes:
+            for rid, digests, former_ids in chunk.changes:
                 add(rid, digests, former_ids)
             self._flush_changelog()
-        for key, counts in tally.items():
+        for key, counts in chunk.tally.items():
             if isinstance(counts, dict):
                 for k, v in counts.items():
                     self.tally[f"{key}:{k}"] += v
             else:
                 self.tally[key] += counts
-        self.codes.update(codes)
-        self.next_n += count
-        self.read += read
-        self.checked += checked
+        self.codes.update(chunk.codes)
+        self.next_n += chunk.count
+        self.read += chunk.read
+        self.checked += chunk.checked
 
     def check_records(self) -> list[str]:
         """The checks across records that need them all: ids unique, each former id no current id and claimed once."""
