@@ -26,7 +26,6 @@ Prints its figures and exits 1 on a failure. Needs Debian's nginx (installed whe
 """
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import shutil
@@ -218,17 +217,13 @@ def print_rows(rows):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--clients", type=int, default=16)
-    ap.add_argument("--duration", type=float, default=16.0)
+    ap = script.load_parser(__doc__, clients=16, duration=16.0, workers=2, workers_help="gunicorn workers per instance")
     ap.add_argument("--swap-at", type=float, default=5.0, help="seconds into the load when the rebuild starts")
-    ap.add_argument("--workers", type=int, default=2, help="gunicorn workers per instance")
     ap.add_argument("--max-switch", type=float, default=3.5,
                     help="target: seconds from the swap to the last old-version answer through the cache (an "
                          "instance rechecks its file every 1 s, the cache its version every 1-2 s, plus 0.5 s)")
     ap.add_argument("--dead-seconds", type=float, default=4.0, help="load on the cache after both instances are killed")
-    args = ap.parse_args(argv)
-    script.die_on_signals()
+    args = script.parse(ap, argv)
     nginx_bin = servers.nginx_binary()
 
     failures: list[str] = []

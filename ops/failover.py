@@ -11,7 +11,6 @@ as problem+json with Retry-After. nginx's own errors (400/413/414/431/502) are c
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -112,17 +111,13 @@ def raw_request(port: int, data: bytes, source: str = "127.0.0.70", timeout: flo
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--clients", type=int, default=64)
-    ap.add_argument("--duration", type=float, default=20.0)
+    ap = script.load_parser(__doc__, clients=64, duration=20.0, workers=2, workers_help="gunicorn workers per instance (1-2)")
     ap.add_argument("--kill-at", type=float, default=10.0)
-    ap.add_argument("--workers", type=int, default=2, help="gunicorn workers per instance (1-2)")
     ap.add_argument("--blast-seconds", type=float, default=3.0)
     ap.add_argument("--blast-threads", type=int, default=4)
-    args = ap.parse_args(argv)
+    args = script.parse(ap, argv)
     if not 1 <= args.clients <= 64:
         raise SystemExit("--clients: 1 to 64 (one source address each, 127.0.0.2 ... 127.0.0.65)")
-    script.die_on_signals()
     nginx_bin = ensure_nginx()
 
     failures: list[str] = []

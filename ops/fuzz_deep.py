@@ -31,8 +31,7 @@ def main(argv=None) -> int:
     ap.add_argument("--time-limit", type=float, default=1500, help="hard bound on the schemathesis run, seconds")
     ap.add_argument("--workers", type=int, default=servers.CORES, help="gunicorn workers")
     ap.add_argument("--st-workers", default="2", help="schemathesis concurrency")
-    args = ap.parse_args(argv)
-    script.die_on_signals()
+    args = script.parse(ap, argv)
 
     spec = servers.ROOT / "openapi.yaml"
     if not spec.exists():

@@ -8,10 +8,8 @@ Exits non-zero when a target is missed.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
@@ -113,19 +111,13 @@ def check(res: lc.Result) -> str | None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--clients", type=int, default=64)
-    ap.add_argument("--duration", type=float, default=30.0)
-    ap.add_argument("--workers", type=int, default=servers.CORES)
+    ap = script.load_parser(__doc__, clients=64, duration=30.0, workers=servers.CORES)
     ap.add_argument("--db", type=Path, help="serve this database instead of building one from the repo's data/")
     ap.add_argument("--seed", type=int, default=1)
-    args = ap.parse_args(argv)
-    script.die_on_signals()
+    args = script.parse(ap, argv)
 
-    failures: list[str] = []
     server = None
-    with tempfile.TemporaryDirectory(prefix="sw-load-") as tmp:
-        tmp = Path(tmp)
+    with script.workspace("sw-load-") as (tmp, failures):
         db = args.db or tmp / "socialwork.db"
         if not args.db:
             report = script.build_db(servers.ROOT, db)

@@ -10,14 +10,12 @@ agree (GET /api/v1's "version"; the changed record carries the marker iff the ET
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
 import os
 import shutil
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -139,19 +137,13 @@ def rebuild_midway(project: Path, db: Path, after_s: float, swap: dict, rebuild:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--clients", type=int, default=32)
-    ap.add_argument("--duration", type=float, default=20.0)
+    ap = script.load_parser(__doc__, clients=32, duration=20.0, workers=servers.CORES)
     ap.add_argument("--swap-at", type=float, default=8.0, help="seconds into the load when the rebuild starts")
-    ap.add_argument("--workers", type=int, default=servers.CORES)
     ap.add_argument("--max-switch", type=float, default=3.0, help="target: seconds from swap until no response is old")
-    args = ap.parse_args(argv)
-    script.die_on_signals()
+    args = script.parse(ap, argv)
 
-    failures: list[str] = []
     server = None
-    with tempfile.TemporaryDirectory(prefix="sw-rebuild-") as tmp:
-        tmp = Path(tmp)
+    with script.workspace("sw-rebuild-") as (tmp, failures):
         project = tmp / "project"
         project.mkdir()
         shutil.copytree(servers.ROOT / "data", project / "data")

@@ -1,10 +1,12 @@
 """The frame of an ops script: build its database with the real build command, exit on TERM/HUP, stop what it started."""
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import signal
 import subprocess
+import tempfile
 from pathlib import Path
 
 from harness.servers import PYTHON, ROOT
@@ -18,6 +20,29 @@ def build_db(root: Path, db: Path, timeout: float = 600) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"build failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout)
+
+
+def load_parser(doc: str, clients: int, duration: float, workers: int, workers_help: str = "gunicorn workers"):
+    """The options every load script takes (--clients, --duration, --workers), its description doc's first line."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--clients", type=int, default=clients)
+    ap.add_argument("--duration", type=float, default=duration)
+    ap.add_argument("--workers", type=int, default=workers, help=workers_help)
+    return ap
+
+
+def parse(ap: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
+    """The script's arguments, and from now on SIGTERM/SIGHUP end it through its finally blocks (die_on_signals)."""
+    args = ap.parse_args(argv)
+    die_on_signals()
+    return args
+
+
+@contextlib.contextmanager
+def workspace(prefix: str):
+    """A script's temporary folder (a Path, removed at the end) and its list of failures, for reporting.verdict."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        yield Path(tmp), []
 
 
 def die_on_signals():

@@ -73,8 +73,7 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=0.05, help="SOCIALWORK_QUERY_TIMEOUT for the test server")
     ap.add_argument("--heavy", type=int, default=40, help="number of heavy requests")
     ap.add_argument("--max-seconds", type=float, default=120)
-    args = ap.parse_args(argv)
-    script.die_on_signals()
+    args = script.parse(ap, argv)
 
     failures: list[str] = []
     server = control = None

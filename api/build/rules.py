@@ -118,14 +118,18 @@ class KindSchema(_Named):
     evidence_terms = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
 
 
-class ThemeSchema(_Strict):
-    id = fields.String(required=True, validate=SLUG)
-    order = fields.Integer(required=True, strict=True)
+class _Span(_Strict):
+    """A stretch of a source's text, [start, end) in characters: what a theme's heading and a quote are."""
+
     source = _text()
-    name_zh = _text()
-    name_en = _text()
     start = _offset(0)
     end = _offset(1)
+
+
+class ThemeSchema(_Named, _Span):
+    """A theme: named, and its heading a stretch of the article."""
+
+    order = fields.Integer(required=True, strict=True)
 
 
 class OrganisationSchema(_Strict):
@@ -189,11 +193,8 @@ class MetricSchema(_Strict):
     figure_text = _text()
 
 
-class EvidenceSchema(_Strict):
-    source = _text()
+class EvidenceSchema(_Span):
     quote = _text()
-    start = _offset(0)
-    end = _offset(1)
 
 
 class InitiativeSchema(_Named):
