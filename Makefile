@@ -10,7 +10,7 @@ NODE_STAMP := node_modules/.installed
 
 export SOCIALWORK_DB := $(abspath $(DB))
 
-.PHONY: run test build install clean load rebuild-under-load failover slow-query fuzz-deep cache-check bench bench-cache
+.PHONY: run mcp test build install clean load rebuild-under-load failover slow-query fuzz-deep cache-check bench bench-cache
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -38,6 +38,12 @@ build: $(DB)
 
 run: $(DB) $(NODE_STAMP)
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py "api.app:create_app()"
+
+# The MCP server over stdio, for a desktop assistant (README "For AI assistants"). Its stdout is the protocol: the
+# set-up's output goes to stderr, and `make -s --no-print-directory -C <repo> mcp` keeps make's own lines off it too.
+mcp:
+	@$(MAKE) -s --no-print-directory build >&2
+	@exec $(BIN)/python -m api.agents
 
 test: $(DB) $(NODE_STAMP)
 	$(BIN)/ruff check .

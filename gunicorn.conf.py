@@ -1,4 +1,12 @@
-"""gunicorn settings for `make run`: one worker per core, no control socket, logs to stdout."""
+"""gunicorn settings for `make run`: one worker per core with 4 threads each, no control socket, logs to stdout.
+
+An instance is meant to sit behind the proxy (deploy/nginx.conf), which reads requests and writes responses to slow
+clients itself. Straight to clients, gthread is the safe default: a connection that sends its request slowly holds one
+thread of a worker, not the worker (sync workers: two such clients blocked a 2-worker instance until the 30 s worker
+timeout), and a slow reader of a long response is not killed at 30 s with the response cut (the heartbeat is the
+worker's main loop, not the thread). Fewer slow clients than a worker's threads (3 by default) always leave it a thread;
+with more, one worker's threads can all be held, and a request it accepts then waits: that needs the proxy.
+"""
 import multiprocessing
 import os
 
@@ -8,7 +16,8 @@ gunicorn_patches.install()  # gunicorn's own 400/414/431/500 pages become proble
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
-worker_class = "sync"
+worker_class = "gthread"
+threads = int(os.environ.get("SOCIALWORK_THREADS", "4"))
 timeout = 30
 graceful_timeout = 10
 keepalive = 5

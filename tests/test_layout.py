@@ -1,5 +1,5 @@
 """The layout is the architecture: api/'s packages import only in the direction dataset <- build and
-dataset <- query <- web <- {v1, site}, every import of api's own modules is at the top of its module (no lazy import
+dataset <- query <- web <- {v1, site, agents}, every import of api's own modules is at the top of its module (no lazy import
 breaking a circle), and no two modules import each other, directly or round a loop. Read from the source (AST).
 """
 from __future__ import annotations
@@ -21,7 +21,8 @@ ALLOWED = {
     "web": {"dataset", "query", "web"},
     "v1": {"dataset", "query", "web", "v1"},
     "site": {"dataset", "query", "web", "site"},
-    "app": {"dataset", "build", "query", "web", "v1", "site"},
+    "agents": {"dataset", "query", "web", "agents"},
+    "app": {"dataset", "build", "query", "web", "v1", "site", "agents"},
     "api": set(),
 }
 

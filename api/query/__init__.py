@@ -6,12 +6,14 @@ from .keyset import COUNT_CAP, INITIATIVE_SORTS, METRIC_SORTS, REGION_SORTS, Pag
 from .lists import RegionFilter, facets, list_initiatives, list_metrics, list_regions, planned_page
 from .lookups import (
                       changelog,
+                      changelog_size,
                       counts,
                       evidence_in_source,
                       evidence_of,
                       initiative_by_id,
                       initiative_ids,
                       kinds,
+                      last_initiative_n,
                       loads_json,
                       meta,
                       metrics_of,
@@ -37,8 +39,8 @@ from .lookups import (
 __all__ = [
     "Cond", "Filter", "COUNT_CAP", "INITIATIVE_SORTS", "METRIC_SORTS", "REGION_SORTS", "Page", "key_length", "walk",
     "RegionFilter", "facets", "list_initiatives", "list_metrics", "list_regions", "planned_page",
-    "changelog", "counts", "evidence_in_source", "evidence_of", "initiative_by_id", "initiative_ids", "kinds",
-    "loads_json", "meta", "metrics_of", "provinces", "redirected_id", "region", "region_alias", "region_chain",
-    "region_children", "region_name_index", "region_or_successor", "region_suggestions", "regions_by_codes",
-    "regions_by_key", "regions_of", "release", "sources", "table_rows", "themes", "vocabulary",
+    "changelog", "changelog_size", "counts", "evidence_in_source", "evidence_of", "initiative_by_id", "initiative_ids",
+    "kinds", "last_initiative_n", "loads_json", "meta", "metrics_of", "provinces", "redirected_id", "region",
+    "region_alias", "region_chain", "region_children", "region_name_index", "region_or_successor", "region_suggestions",
+    "regions_by_codes", "regions_by_key", "regions_of", "release", "sources", "table_rows", "themes", "vocabulary",
 ]

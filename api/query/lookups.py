@@ -20,8 +20,15 @@ def redirected_id(conn, old_id: str) -> str | None:
     return row[0] if row else None
 
 
-def changelog(conn):
-    return conn.execute("SELECT * FROM changelog ORDER BY release DESC, ord").fetchall()
+def changelog(conn, limit: int | None = None):
+    """The changelog's entries, the newest release first; the first limit of them when limit is given."""
+    if limit is None:
+        return conn.execute("SELECT * FROM changelog ORDER BY release DESC, ord").fetchall()
+    return conn.execute("SELECT * FROM changelog ORDER BY release DESC, ord LIMIT :limit", {"limit": limit}).fetchall()
+
+
+def changelog_size(conn) -> int:
+    return conn.execute("SELECT count(*) FROM changelog").fetchone()[0]
 
 
 def regions_of(conn, ns: list[int]) -> dict[int, list]:
@@ -180,5 +187,12 @@ def provinces(conn):
                         "ORDER BY code").fetchall()
 
 
-def initiative_ids(conn) -> list[str]:
-    return [row[0] for row in conn.execute("SELECT id FROM initiatives ORDER BY n")]
+def initiative_ids(conn, after: int = 0, upto: int | None = None) -> list[str]:
+    """The ids of the records numbered after < n <= upto (every record by default), in n order: a range of the rowid."""
+    return [row[0] for row in conn.execute("SELECT id FROM initiatives WHERE n > :after AND n <= :upto ORDER BY n",
+                                           {"after": after, "upto": upto if upto is not None else 2**62})]
+
+
+def last_initiative_n(conn) -> int:
+    """The highest record number (0 with none): n runs from 1 to it, with gaps at most."""
+    return conn.execute("SELECT coalesce(max(n), 0) FROM initiatives").fetchone()[0]

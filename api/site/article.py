@@ -1,87 +1,17 @@
-"""A source document as published: its text (checked against the sha256 the dataset records), its paragraphs, and quoted spans marked in them.
-
-Offsets are the dataset's own: [start, end) in Unicode code points, which is what a Python str index is.
-"""
+"""The source's paragraphs and quoted spans for the pages: the text logic is api/dataset/article.py's (the MCP server
+reads the same); a source whose text is not as the dataset recorded it is a 503 here, an error page."""
 from __future__ import annotations
 
-import functools
-import hashlib
-from dataclasses import dataclass
-from pathlib import Path
-
-from ..dataset.about import ROOT
+from ..dataset.article import Paragraph, Segment, SourceUnavailable, Span, containing, segments
+from ..dataset.article import load as load_text
 from ..web.errors import Problem
 
-
-@dataclass(frozen=True)
-class Paragraph:
-    """One line of the document that has text: its number (1-based, in document order) and its [start, end)."""
-
-    number: int
-    start: int
-    end: int
-    text: str
-
-
-@dataclass(frozen=True)
-class Span:
-    """A quoted range and what quotes it (anything the template links to: a record id and the quote's position)."""
-
-    start: int
-    end: int
-    ref: object
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A run of a paragraph's text and the spans that cover all of it (none: text no record quotes)."""
-
-    start: int
-    text: str
-    refs: tuple
-
-
-@functools.lru_cache(maxsize=8)
-def _read(path: Path, sha256: str, mtime_ns: int) -> tuple[str, tuple[Paragraph, ...]] | None:
-    data = path.read_bytes()
-    if hashlib.sha256(data).hexdigest() != sha256:
-        return None
-    text = data.decode("utf-8")
-    paragraphs, at, number = [], 0, 0
-    for line in text.split("\n"):
-        if line.strip():
-            number += 1
-            paragraphs.append(Paragraph(number, at, at + len(line), line))
-        at += len(line) + 1
-    return text, tuple(paragraphs)
+__all__ = ["Paragraph", "Segment", "Span", "containing", "segments", "load"]
 
 
 def load(source) -> tuple[str, tuple[Paragraph, ...]]:
-    """The text and paragraphs of a source row (queries.sources): the file the build checked, if its bytes still hash to the
-    sha256 the dataset records; otherwise a 503, never text the offsets were not made against."""
-    path = ROOT / source["file"]
+    """The text and paragraphs of a source row (query.sources), or a 503, never text the offsets were not made against."""
     try:
-        found = _read(path, source["sha256"], path.stat().st_mtime_ns)
-    except (OSError, UnicodeDecodeError):
-        found = None
-    if found is None:
-        raise Problem(503, "service-unavailable", f"The text of source {source['id']!r} is not available as the dataset "
-                      "recorded it.", headers={"Retry-After": "30"})
-    return found
-
-
-def containing(paragraphs, start: int, end: int) -> list[Paragraph]:
-    """The paragraphs a span [start, end) touches, in order."""
-    return [p for p in paragraphs if p.start < end and start < p.end]
-
-
-def segments(paragraph: Paragraph, spans: list[Span]) -> list[Segment]:
-    """Cut a paragraph at every span boundary inside it: each piece with the spans covering it, in the spans' order."""
-    inside = [s for s in spans if s.start < paragraph.end and paragraph.start < s.end]
-    cuts = sorted({paragraph.start, paragraph.end, *(max(s.start, paragraph.start) for s in inside),
-                   *(min(s.end, paragraph.end) for s in inside)})
-    out = []
-    for lo, hi in zip(cuts, cuts[1:]):
-        refs = tuple(s.ref for s in inside if s.start <= lo and hi <= s.end)
-        out.append(Segment(lo, paragraph.text[lo - paragraph.start:hi - paragraph.start], refs))
-    return out
+        return load_text(source)
+    except SourceUnavailable as exc:
+        raise Problem(503, "service-unavailable", str(exc), headers={"Retry-After": "30"}) from None

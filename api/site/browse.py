@@ -5,13 +5,14 @@ from __future__ import annotations
 from flask import redirect, render_template, request
 
 from .. import query
+from ..dataset.citation import citation
 from ..web import cursors, shapes, urls
 from ..web.args import InitiativeListArgs, parse
 from ..web.db import get_db
 from ..web.errors import Problem
 from ..web.listing import INITIATIVES
 from ..web.negotiation import HTML_ALTERNATES
-from . import article, discovery
+from . import article
 from .render import NO_ARGS, common, facts, labels, page_response, problem_view, query_without, site, with_query
 
 # The list page takes the list's filters and paging; format is the API's business (its links are beside the results).
@@ -80,7 +81,7 @@ def initiative_page(initiative_id: str):
     page_url = urls.absolute(f"/initiatives/{row['id']}")
     html = render_template("initiative.html", **ctx, **labels(conn), record=record, page_url=page_url,
                            contexts=evidence_in_context(conn, record),
-                           cite=discovery.citation(record, page_url, ctx["version"], ctx["release"], ctx["creators"]))
+                           cite=citation(record, page_url, ctx["version"], ctx["release"], ctx["creators"]))
     return page_response(html)
 
 

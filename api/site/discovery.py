@@ -1,4 +1,5 @@
-"""Findable by catalogues and search engines: schema.org Dataset JSON-LD, a DCAT catalogue (Turtle), robots.txt, the sitemap, and how to cite a record."""
+"""Findable by catalogues and search engines: schema.org Dataset JSON-LD, a DCAT catalogue (Turtle), robots.txt and the sitemap
+(how a record is cited: api/dataset/citation.py)."""
 from __future__ import annotations
 
 import json
@@ -8,19 +9,16 @@ from flask import Blueprint, Response, request
 
 from .. import query
 from ..dataset.about import DESCRIPTION_EN, DESCRIPTION_ZH, LICENCE, SPATIAL, TEMPORAL, TITLE_EN, TITLE_ZH
+from ..dataset.citation import version_label
 from ..web.args import parse
 from ..web.db import get_db, get_snapshot
+from ..web.errors import Problem
 from ..web.responses import tagged
 from ..web.urls import absolute
 from .downloads import DOWNLOADS
 from .render import NO_ARGS, creators, page_digest, release_of
 
 bp = Blueprint("discovery", __name__)
-
-
-def version_label(version: str, release: str | None) -> str:
-    """The version a citation names: the release when the build records one, with the content hash it was built as."""
-    return f"{release} (build {version})" if release else version
 
 
 def script_json(value) -> str:
@@ -60,34 +58,6 @@ def dataset_jsonld(conn, meta: dict, downloads) -> dict:
                          for d in downloads],
         "includedInDataCatalog": {"@type": "DataCatalog", "name": TITLE_EN, "url": absolute("/catalog.ttl")},
     }
-
-
-def citation(record: dict, url: str, version: str, release: str | None, authors: list[str]) -> dict:
-    """How to cite one record: a sentence, CSL-JSON and BibTeX, all naming its permanent page and the dataset version."""
-    label = version_label(version, release)
-    text = (f"{', '.join(authors) + '. ' if authors else ''}{record['name_zh']} ({record['name_en']}). "
-            f"{TITLE_ZH} / {TITLE_EN}, version {label}. {url}")
-    csl = [{"id": record["id"], "type": "dataset", "title": f"{record['name_zh']} ({record['name_en']})",
-            "container-title": f"{TITLE_ZH} / {TITLE_EN}", "version": label, "URL": url, "language": "zh-Hans",
-            "author": [{"literal": a} for a in authors],
-            "note": f"CC BY 4.0. Based on {record['evidence'][0]['source']['publisher_en']}, "
-                    f"{record['evidence'][0]['source']['published']}" if record.get("evidence") else "CC BY 4.0"}]
-
-    def bib(value: str) -> str:
-        return "".join("\\" + ch if ch in "{}%&$#_" else ch for ch in value)
-
-    key = "socialwork-" + record["id"]
-    bibtex = "\n".join([
-        f"@misc{{{key},",
-        f"  author = {{{{{bib(' and '.join(authors))}}}}},",
-        f"  title = {{{bib(record['name_zh'])} ({bib(record['name_en'])})}},",
-        f"  howpublished = {{{TITLE_ZH} / {bib(TITLE_EN)}}},",
-        f"  version = {{{bib(label)}}},",
-        f"  url = {{{url}}},",
-        "  note = {CC BY 4.0}",
-        "}",
-    ])
-    return {"text": text, "csl": json.dumps(csl, ensure_ascii=False, indent=2), "bibtex": bibtex, "version": label}
 
 
 # ---------------------------------------------------------------- DCAT
@@ -196,16 +166,57 @@ def robots():
     return resp
 
 
-@bp.get("/sitemap.xml")
-def sitemap():
-    """The pages for people: the landing page, the list, the map, each source and every record."""
-    parse(NO_ARGS, request.args)
-    conn = get_db()
-    paths = ["/", "/initiatives", "/map", *[f"/sources/{s['id']}" for s in query.sources(conn)],
-             *[f"/initiatives/{i}" for i in query.initiative_ids(conn)]]
-    body = ['<?xml version="1.0" encoding="UTF-8"?>', '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
-    body += [f"  <url><loc>{escape(absolute(p))}</loc></url>" for p in paths]
-    body.append("</urlset>")
-    resp = Response("\n".join(body) + "\n", mimetype="application/xml")
+SITEMAP_URLS = 10_000  # URLs in one sitemap file (the protocol allows 50,000): about 1 MB, one rowid range to read
+SITEMAPS = "http://www.sitemaps.org/schemas/sitemap/0.9"
+
+
+def xml_response(lines: list[str]) -> Response:
+    resp = Response("\n".join(['<?xml version="1.0" encoding="UTF-8"?>', *lines]) + "\n", mimetype="application/xml")
     tagged(resp, page_digest())   # the pages' code hash: this module is part of it
     return resp
+
+
+def urlset(paths) -> Response:
+    return xml_response([f'<urlset xmlns="{SITEMAPS}">', *[f"  <url><loc>{escape(absolute(p))}</loc></url>" for p in paths],
+                         "</urlset>"])
+
+
+def fixed_pages(conn) -> list[str]:
+    return ["/", "/initiatives", "/map", *[f"/sources/{s['id']}" for s in query.sources(conn)]]
+
+
+def record_parts(conn) -> int:
+    """How many sitemap files hold the record pages: part k holds the records numbered (k-1)·SITEMAP_URLS < n <= k·SITEMAP_URLS."""
+    return -(-query.last_initiative_n(conn) // SITEMAP_URLS)
+
+
+@bp.get("/sitemap.xml")
+def sitemap():
+    """The pages for people: the landing page, the list, the map, each source and every record. Past SITEMAP_URLS, a
+    sitemap index of files that hold at most that many each (/sitemaps/pages.xml, /sitemaps/initiatives-<k>.xml)."""
+    parse(NO_ARGS, request.args)
+    conn = get_db()
+    pages = fixed_pages(conn)
+    if len(pages) + query.counts(conn)["initiatives"] <= SITEMAP_URLS:
+        return urlset([*pages, *[f"/initiatives/{i}" for i in query.initiative_ids(conn)]])
+    parts = ["/sitemaps/pages.xml", *[f"/sitemaps/initiatives-{k}.xml" for k in range(1, record_parts(conn) + 1)]]
+    return xml_response([f'<sitemapindex xmlns="{SITEMAPS}">',
+                         *[f"  <sitemap><loc>{escape(absolute(p))}</loc></sitemap>" for p in parts], "</sitemapindex>"])
+
+
+@bp.get("/sitemaps/pages.xml")
+def sitemap_pages():
+    """The sitemap index's file of the pages that are not records."""
+    parse(NO_ARGS, request.args)
+    return urlset(fixed_pages(get_db()))
+
+
+@bp.get("/sitemaps/initiatives-<int:part>.xml")
+def sitemap_records(part: int):
+    """The sitemap index's part-th file of record pages."""
+    parse(NO_ARGS, request.args)
+    conn = get_db()
+    if not 1 <= part <= record_parts(conn):
+        raise Problem(404, "not-found", f"There is no sitemap file {part}; /sitemap.xml lists them.")
+    ids = query.initiative_ids(conn, after=(part - 1) * SITEMAP_URLS, upto=part * SITEMAP_URLS)
+    return urlset([f"/initiatives/{i}" for i in ids])

@@ -11,8 +11,8 @@ from werkzeug.wsgi import wrap_file
 from .. import query
 from ..dataset.tables import PUBLIC_TABLES
 from ..web.args import DownloadArgs, parse
-from ..web.db import get_db, get_snapshot
-from ..web.errors import Problem
+from ..web.db import CHANGED_IN_PLACE, file_ident, get_db, get_snapshot
+from ..web.errors import UNAVAILABLE_RETRY_AFTER, Problem
 from ..web.responses import csv_response, envelope, tagged
 from ..web.urls import absolute
 from .render import NO_ARGS, pages
@@ -80,14 +80,21 @@ def download(name: str):
 
 
 def database_file(snap) -> Response:
-    """Stream the database file the request's snapshot reads from, opened once (a rebuild renames a new file over the path)."""
-    f = open(current_app.config["DATABASE"], "rb")
-    st = os.fstat(f.fileno())
-    if (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size) != snap.ident:
-        # Renamed over in the last second: the version in hand is not this file's.
-        f.close()
+    """Stream the file the request's snapshot reads, the one it holds open: its bytes are the version its ETag names,
+    even when the path has been deleted since. A 503 when another file has been renamed over the path (the worker
+    serves that one within RECHECK_SECONDS), or when the file held was written in place (nothing says what it is)."""
+    path = current_app.config["DATABASE"]
+    try:
+        at_path = file_ident(os.stat(path))
+    except OSError:
+        at_path = None  # deleted: the snapshot's file is the only one there is
+    if at_path is not None and at_path != snap.ident:
         raise Problem(503, "service-unavailable", "The dataset is being replaced; try again in a moment.",
                       headers={"Retry-After": "1"})
+    f = snap.open_file(path)
+    if f is None:
+        raise Problem(503, "service-unavailable", CHANGED_IN_PLACE, headers={"Retry-After": UNAVAILABLE_RETRY_AFTER})
+    st = os.fstat(f.fileno())
     resp = Response(wrap_file(request.environ, f), mimetype="application/vnd.sqlite3", direct_passthrough=True)
     resp.content_length = st.st_size
     resp.last_modified = st.st_mtime

@@ -11,7 +11,9 @@ from ..web.args import parse
 from ..web.db import get_db, get_snapshot
 from . import discovery
 from .downloads import DOWNLOADS
-from .render import NO_ARGS, common, href, page_response, pages, site
+from .render import NO_ARGS, common, href, overview, page_response, pages, site
+
+CHANGELOG_ROWS = 100  # the landing page's changelog table shows the first entries; /api/v1/changelog has them all
 
 EXAMPLES = [
     ("/api/v1/initiatives?region=江苏&year=2025", "江苏省 2025 年的举措", "Jiangsu's initiatives in 2025"),
@@ -73,13 +75,14 @@ def index():
     """The landing page: what the dataset is, its numbers as charts, and where to go next."""
     parse(NO_ARGS, request.args)
     conn = get_db()
-    facets = query.facets(conn, query.Filter())
+    facets = overview(conn)
     meta = query.meta(conn)
     html = render_template(
         "index.html", **common(conn, meta), counts=query.counts(conn), provinces=len(facets["province"]),
         total=facets["total"], charts=charts(facets), href=href, examples=EXAMPLES, downloads=DOWNLOADS.values(),
         map=province_map(conn, facets), jsonld=discovery.script_json(discovery.dataset_jsonld(conn, meta, DOWNLOADS.values())),
-        release_notes=(notes := query.release(conn)), changelog=query.changelog(conn),
+        release_notes=(notes := query.release(conn)), changelog=query.changelog(conn, CHANGELOG_ROWS),
+        changelog_size=query.changelog_size(conn),
         new_fields=[f for f in notes["fields_added"]  # each new field once: people, not people[].name_zh too
                     if "." not in f or f.rsplit(".", 1)[0].removesuffix("[]") not in notes["fields_added"]])
     return page_response(html)
@@ -127,5 +130,5 @@ def map_page():
     """Where things happened: a tile map of the provinces with their counts, each linking to its list."""
     parse(NO_ARGS, request.args)
     conn = get_db()
-    html = render_template("map.html", **common(conn), map=province_map(conn, query.facets(conn, query.Filter())))
+    html = render_template("map.html", **common(conn), map=province_map(conn, overview(conn)))
     return page_response(html)

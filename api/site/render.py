@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 from pathlib import Path
 from urllib.parse import quote
 
@@ -13,6 +12,7 @@ from flask import Blueprint, Response, render_template
 
 from .. import query
 from ..dataset.about import LICENCE, TITLE_EN, TITLE_ZH
+from ..dataset.citation import creators, release_of
 from ..web import urls
 from ..web.args import RootArgs
 from ..web.db import DatasetUnavailable, QueryTimeout, get_db, get_snapshot
@@ -66,22 +66,10 @@ MEASURE_LABELS = {
 QUALIFIER_LABELS = {"exact": ("", ""), "more than": ("余", "more than"), "about": ("约", "about")}
 
 
-def release_of(meta: dict) -> str | None:
-    """The dataset's release (semantic version): the version of the release notes the build keeps in its meta table
-    (a JSON object); None when it has none."""
-    try:
-        value = json.loads(meta.get("release") or "null")
-    except ValueError:
-        return None
-    return str(value["version"]) if isinstance(value, dict) and value.get("version") else None
-
-
-def creators(meta: dict) -> list[str]:
-    """Who made the dataset, as the build's data package says (its contributors)."""
-    try:
-        return [c["title"] for c in json.loads(meta["datapackage"])["contributors"]]
-    except (KeyError, ValueError, TypeError):
-        return []
+def overview(conn) -> dict:
+    """The facets of every record (query.facets with no filter), once per dataset version: the landing page's charts,
+    the map and the years of the filter form all read these counts, so at any size a page pays for them only once."""
+    return get_snapshot().memo(("pages", "overview"), lambda: query.facets(conn, query.Filter()))
 
 
 def facts(conn) -> dict:
@@ -91,7 +79,7 @@ def facts(conn) -> dict:
         return {"meta": meta, "release": release_of(meta), "creators": creators(meta),
                 "sources": [dict(s) for s in query.sources(conn)],
                 "kinds": {k["id"]: dict(k) for k in query.kinds(conn)}, "themes": {t["id"]: dict(t) for t in query.themes(conn)},
-                "years": [r["year"] for r in query.facets(conn, query.Filter())["year"] if r["year"] is not None]}
+                "years": [r["year"] for r in overview(conn)["year"] if r["year"] is not None]}
     return get_snapshot().memo(("pages", "facts"), compute)
 
 
@@ -163,4 +151,4 @@ def page_timeout(exc):
 
 @site.errorhandler(DatasetUnavailable)
 def page_unavailable(exc):
-    return error_page(503, "The dataset is not built yet.", {"Retry-After": UNAVAILABLE_RETRY_AFTER})
+    return error_page(503, str(exc) or "The dataset is not built yet.", {"Retry-After": UNAVAILABLE_RETRY_AFTER})

@@ -12,7 +12,7 @@ from ..web.errors import DESCRIPTIONS, PROBLEM_BASE, TITLES, Problem
 from ..web.negotiation import representation
 from ..web.resolve import to_filter
 from ..web.responses import csv_response, envelope, json_response
-from ..web.shapes import joined_list
+from ..web.shapes import CHANGELOG_CSV, changelog_entry, facet_counts
 from ..web.urls import absolute, self_link
 
 bp = Blueprint("catalog", __name__, url_prefix="/api/v1")
@@ -70,12 +70,9 @@ for _table, (_summary, _rows) in VOCABULARIES.items():
 def changelog(args, fmt):
     """List what changed in each record since the previous release."""
     conn = get_db()
-    columns = list(PUBLIC_TABLES["changelog"].columns)   # /downloads/changelog.csv: one name, one shape
-    rows = [{**{c: r[c] for c in columns}, "fields": joined_list(r["fields"]),
-             "url": absolute(f"/api/v1/initiatives/{r['initiative_id']}") if r["change"] != "removed" else None}
-            for r in query.changelog(conn)]
+    rows = [changelog_entry(r) for r in query.changelog(conn)]
     if fmt == "csv":
-        return csv_response(columns, rows, PUBLIC_TABLES["changelog"].filename)
+        return csv_response(CHANGELOG_CSV, rows, PUBLIC_TABLES["changelog"].filename)
     return envelope(rows, {"self": self_link()}, total=len(rows), release=query.release(conn))
 
 
@@ -86,7 +83,7 @@ def facets(args, fmt):
     f, meta = to_filter(args)
     result = query.facets(get_db(), f)
     total = result.pop("total")
-    return envelope({k: [dict(r) for r in rows] for k, rows in result.items()},
+    return envelope(facet_counts(result),
                     {"self": self_link(), "initiatives": self_link("/api/v1/initiatives")}, total=total, **meta)
 
 

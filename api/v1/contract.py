@@ -13,12 +13,14 @@ from pathlib import Path
 
 import yaml
 from flasgger import Swagger
-from flask import Blueprint, Response, abort, current_app, send_file
+from flask import Blueprint, Response, abort, current_app, request, send_file
 
 from ..dataset.about import ROOT
+from ..web.args import RootArgs, parse
 from ..web.conditional import strong_etag
 
 bp = Blueprint("docs", __name__)
+NO_ARGS = RootArgs()
 SPEC_PATH = ROOT / "openapi.yaml"
 SWAGGER_UI_VERSION = "5.35.0"  # as pinned in package.json
 SWAGGER_UI_DIST = ROOT / "node_modules" / "swagger-ui-dist"
@@ -33,6 +35,7 @@ SWAGGER_ASSETS = {
 @bp.get("/openapi.yaml")
 def openapi_yaml():
     """Serve the contract as written."""
+    parse(NO_ARGS, request.args)
     resp = Response(current_app.extensions["openapi_text"], mimetype="application/yaml")
     resp.headers["ETag"] = current_app.extensions["openapi_etags"]["yaml"]
     return resp
@@ -41,6 +44,7 @@ def openapi_yaml():
 @bp.get("/openapi.json")
 def openapi_json():
     """Serve the contract as JSON."""
+    parse(NO_ARGS, request.args)
     resp = current_app.response_class(current_app.extensions["openapi_json"], mimetype="application/json")
     resp.headers["ETag"] = current_app.extensions["openapi_etags"]["json"]
     return resp

@@ -55,7 +55,7 @@ class YearRange(fields.Field):
     MESSAGE = f"must be a year (2025) or a range (2024..2025, ..2025, 2024..) between {YEAR_MIN} and {YEAR_MAX}"
 
     def _deserialize(self, value, attr, data, **kwargs):
-        m = re.fullmatch(r"(\d{4})?(\.\.)?(\d{4})?", value.strip())
+        m = re.fullmatch(r"([0-9]{4})?(\.\.)?([0-9]{4})?", value.strip())   # ASCII digits: parse() applied NFKC
         if not m or not (m[1] or m[3]) or (not m[2] and m[3]):
             raise ValidationError(self.MESSAGE)
         lo = int(m[1]) if m[1] else None
@@ -88,10 +88,26 @@ class Sort(fields.Field):
         return out
 
 
+class Count(fields.Field):
+    """A whole number from low to high in ASCII digits (after parse()'s NFKC: ２０ and ① read as 20 and 1), nothing else:
+    no sign, no underscore (1_0), no other script's digits (٢٠)."""
+
+    def __init__(self, low: int, high: int, **kw):
+        super().__init__(**kw)
+        self.low, self.high = low, high
+        self.message = f"must be an integer from {low} to {high}"
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not (isinstance(value, str) and re.fullmatch(r"[0-9]{1,12}", value.strip())):
+            raise ValidationError(self.message)
+        number = int(value)
+        if not self.low <= number <= self.high:
+            raise ValidationError(self.message)
+        return number
+
+
 def _limit():
-    msg = f"must be an integer from 1 to {LIMIT_MAX}"
-    return fields.Integer(load_default=LIMIT_DEFAULT, strict=False, validate=validate.Range(1, LIMIT_MAX, error=msg),
-                          error_messages={"invalid": msg})
+    return Count(1, LIMIT_MAX, load_default=LIMIT_DEFAULT)
 
 
 def _format(*choices):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Blueprint, current_app, json, request
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -25,7 +26,9 @@ TITLES = {
     "service-unavailable": "Service unavailable",
     "request-too-large": "Request too large",
     "rate-limited": "Too many requests",
+    "export-too-large": "Export too large",
     "bad-request": "Bad request",
+    "forbidden": "Forbidden",
     "internal-error": "Internal server error",
 }
 PROBLEM_TYPES = sorted(TITLES)
@@ -40,11 +43,17 @@ DESCRIPTIONS = {
     "method-not-allowed": (405, "The API is read-only: only GET, HEAD and OPTIONS are allowed. See the Allow header."),
     "not-acceptable": (406, "The Accept header asks for a media type this resource is not available in. Use format= or one of the offered types."),
     "query-timeout": (503, "The query took longer than the server allows and was stopped. Narrow the filters, or retry after Retry-After seconds."),
-    "service-unavailable": (503, "The dataset is not available at this moment (not built yet, or being replaced). Retry after Retry-After seconds."),
+    "service-unavailable": (503, "The dataset is not available at this moment (not built yet, being replaced, or the file is not a readable dataset). Retry after Retry-After seconds."),
     "request-too-large": (413, "The request line, a header or the body is larger than the server accepts."),
+    "export-too-large": (400, "The whole result in this format (CSV, GeoJSON) is larger than one export may be (`max_bytes`), "
+                              "so none of it was sent. Narrow the filters, follow the list's pages (format=json), or download "
+                              "the whole tables from /downloads/."),
     "rate-limited": (429, "This client sent more requests than the front proxy allows per second. Wait Retry-After seconds; "
                           "bulk users can download the whole dataset from /downloads/ instead."),
     "bad-request": (400, "The request is malformed in a way no more specific type describes."),
+    "forbidden": (403, "The request came from a web page of another origin (its Origin header), which /mcp does not answer: "
+                        "it serves pages of its own origin and clients that send no Origin, as desktop and server-side "
+                        "assistants do. The REST API answers every origin."),
     "internal-error": (500, "The server failed to answer. Nothing about the failure is disclosed; it has been logged."),
 }
 
@@ -59,17 +68,34 @@ class Problem(Exception):
         self.errors, self.headers, self.extra = errors, headers or {}, extra
 
 
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text) -> str:
+    """A client's text as a log line may hold it: control characters (CR, LF, ESC…) escaped, so nothing a client sends
+    can start a line of its own in the log."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "backslashreplace")
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}", text)
+
+
 def invalid(param: str, message: str, kind: str = "invalid-parameter", **extra) -> Problem:
     """A 400 naming one parameter and what it allows."""
     return Problem(400, kind, f"{param}: {message}", errors={param: [message]}, **extra)
 
 
-def problem_response(status: int, kind: str, detail: str, errors=None, headers=None, **extra):
-    body = {"type": PROBLEM_BASE + kind, "title": TITLES[kind], "status": status, "detail": detail,
-            "instance": request.path}
+def problem_body(status: int, kind: str, detail: str, instance: str, errors=None, **extra) -> dict:
+    """The problem details (RFC 9457) of one error: what a problem+json response holds, and what an MCP tool error
+    carries (api/agents)."""
+    body = {"type": PROBLEM_BASE + kind, "title": TITLES[kind], "status": status, "detail": detail, "instance": instance}
     if errors:
         body["errors"] = errors
     body.update(extra)
+    return body
+
+
+def problem_response(status: int, kind: str, detail: str, errors=None, headers=None, **extra):
+    body = problem_body(status, kind, detail, request.path, errors, **extra)
     resp = current_app.response_class(json.dumps(body, ensure_ascii=False), status=status,
                                       mimetype="application/problem+json")
     resp.headers["Cache-Control"] = "no-store"
@@ -111,7 +137,7 @@ UNAVAILABLE_RETRY_AFTER = "30"  # while the dataset is not built yet
 
 @bp.app_errorhandler(QueryTimeout)
 def _timeout(exc: QueryTimeout):
-    log.warning("query stopped by the time limit on %s?%s", request.path, request.query_string[:200])
+    log.warning("query stopped by the time limit on %s?%s", printable(request.path), printable(request.query_string[:200]))
     return problem_response(503, "query-timeout",
                             "This query took longer than the server allows. Narrow the filters or try again later.",
                             headers={"Retry-After": RETRY_AFTER_SECONDS})
@@ -119,11 +145,12 @@ def _timeout(exc: QueryTimeout):
 
 @bp.app_errorhandler(DatasetUnavailable)
 def _unavailable(exc: DatasetUnavailable):
-    return problem_response(503, "service-unavailable", "The dataset is not built yet.", headers={"Retry-After": UNAVAILABLE_RETRY_AFTER})
+    return problem_response(503, "service-unavailable", str(exc) or "The dataset is not built yet.",
+                            headers={"Retry-After": UNAVAILABLE_RETRY_AFTER})
 
 
 @bp.app_errorhandler(Exception)
 def _unexpected(exc: Exception):
     # Log the traceback for operators; the client only learns that it failed.
-    log.exception("unhandled error on %s", request.path)
+    log.exception("unhandled error on %s", printable(request.path))
     return _http(InternalServerError())

@@ -9,7 +9,7 @@ import functools
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from flask import Blueprint, Response, json
+from flask import Blueprint, Response, json, request
 
 from .. import query
 from . import cursors, shapes
@@ -17,7 +17,7 @@ from .args import InitiativeListArgs, MetricListArgs, RecordArgs, RegionListArgs
 from .db import get_db
 from .negotiation import representation
 from .resolve import to_filter
-from .responses import csv_response, envelope, stream
+from .responses import CSV_TYPE, csv_chunks, envelope, export
 
 
 @dataclass(frozen=True)
@@ -97,22 +97,41 @@ def serve(resource: ListResource, args: dict, fmt: str) -> Response:
     def page(limit, after=None, backwards=False, count=True):
         return resource.page(conn, criteria, sort, limit, after, backwards, count)
 
-    if fmt == "csv":
+    if fmt == "csv":  # the whole result, bounded (responses.export): a 200 is all of it, or a problem says why not
         rows = (row for batch in query.walk(lambda n, after: page(n, after, count=False))
                 for row in resource.csv_rows(conn, batch))
-        return csv_response(list(resource.csv_columns), rows, f"{resource.name}.csv")
+        resp = export(csv_chunks(list(resource.csv_columns), rows), "text/csv", fmt)
+        resp.headers["Content-Type"] = CSV_TYPE
+        resp.headers["Content-Disposition"] = f'attachment; filename="{resource.name}.csv"'
+        return resp
     if fmt == "geojson":
         features = (f for batch in query.walk(lambda n, after: page(n, after, count=False))
                     for f in resource.features(conn, batch))
-        return Response(stream(_feature_collection(features)), mimetype="application/geo+json")
-    result, links = cursors.run_page(args, page, query.key_length(sort))
-    return envelope(resource.items(conn, result.rows, criteria), links, total=result.total,
-                               total_exact=result.total_exact, limit=args["limit"], sort=sort_text(sort), **meta)
+        return export(_feature_collection(features), "application/geo+json", fmt)
+    result, items, around = page_of(resource, conn, args, criteria, cursors.query_fingerprint(request.args))
+    return envelope(items, cursors.page_links(around), **page_meta(result, args, meta))
+
+
+def page_of(resource: ListResource, conn, args: dict, criteria, fingerprint: str, secret: str | None = None):
+    """One page of a list from its cursor: the page, its items as JSON, and the cursors around it (bound to
+    fingerprint, signed with secret: None for the app's key). The REST list and the MCP tools page alike."""
+    sort = args["sort"]
+    result, around = cursors.cursor_page(
+        args, lambda limit, after, backwards: resource.page(conn, criteria, sort, limit, after, backwards, True),
+        query.key_length(sort), fingerprint, secret)
+    return result, resource.items(conn, result.rows, criteria), around
+
+
+def page_meta(result, args: dict, meta: dict) -> dict:
+    """The envelope's meta for a page (after its count): total, total_exact, limit, sort, then what resolving the
+    arguments reports (how each region was read, include_national)."""
+    return {"total": result.total, "total_exact": result.total_exact, "limit": args["limit"], "sort": sort_text(args["sort"]),
+            **meta}
 
 
 def _feature_collection(features):
     texts = (json.dumps(f, ensure_ascii=False) for f in features)
-    first = next(texts, None)  # the first chunk carries the first batch's query (see responses.stream)
+    first = next(texts, None)  # the first chunk carries the first batch's query
     yield '{"type":"FeatureCollection","features":[' + (first or "")
     for text in texts:
         yield "," + text

@@ -3,8 +3,11 @@ view runs in (arguments parsed, format chosen, ETag set)."""
 from __future__ import annotations
 
 import functools
+import re
+from urllib.parse import quote
 
 from flask import abort, redirect, request
+from werkzeug.datastructures import MIMEAccept
 
 from .args import parse
 from .errors import Problem
@@ -16,19 +19,32 @@ MEDIA = {"json": "application/json", "csv": "text/csv", "geojson": "application/
 HTML_ALTERNATES: dict = {}
 
 
+_MEDIA_RANGE = re.compile(r"(?:[a-z0-9!#$&^_.+-]+|\*)/(?:[a-z0-9!#$&^_.+-]+|\*)")
+
+
+def accepted(req) -> MIMEAccept | None:
+    """The Accept header by media type alone: parameters (charset=utf-8, header=present) dropped, q-values kept; a
+    range that is no type/subtype left out. None when nothing well-formed is left: disregarded (RFC 9110 12.5.1)."""
+    ranges = [(value.split(";", 1)[0].strip().lower(), q) for value, q in req.accept_mimetypes]
+    ranges = [(r, q) for r, q in ranges if _MEDIA_RANGE.fullmatch(r)]
+    return MIMEAccept(ranges) if ranges else None
+
+
 def negotiate(formats: tuple[str, ...], requested: str | None, req=None) -> str:
     """The parsed format= wins; otherwise the Accept header among the formats this route offers; JSON by default."""
     if requested is not None:
         return requested  # already checked against this route's formats by its schema
     req = req or request._get_current_object()
-    if not req.headers.get("Accept", "").strip() or not req.accept_mimetypes:
-        return formats[0]  # no Accept, or one too malformed to read: disregarded (RFC 9110)
+    accept = accepted(req)
+    if accept is None:
+        return formats[0]
     offered = [MEDIA[f] for f in formats] + (["application/vnd.geo+json"] if "geojson" in formats else [])
-    best = req.accept_mimetypes.best_match(offered + ["application/problem+json"])
+    best = accept.best_match(offered + ["application/problem+json"])
     if best is None:
         page = HTML_ALTERNATES.get(req.endpoint)
-        if page is not None and req.accept_mimetypes["text/html"] > 0:
-            abort(redirect(page(req.view_args), 303))
+        if page is not None and accept["text/html"] > 0:
+            # the page's address from the path's values, each percent-encoded: a CR or LF stays in the URL
+            abort(redirect(page({k: quote(str(v), safe="") for k, v in req.view_args.items()}), 303))
         raise Problem(406, "not-acceptable",
                       f"Accept: this resource is available as {', '.join(offered)}; use format= or one of those media types.",
                       errors={"Accept": [f"allowed: {', '.join(offered)}"]})

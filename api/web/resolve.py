@@ -1,10 +1,13 @@
-"""Resolve parsed arguments against the dataset: region names and codes, vocabularies, full-text terms."""
+"""Resolve parsed arguments against the dataset: region names and codes, vocabularies, full-text terms.
+
+Each function takes the snapshot it reads (its connection and its memos), so the REST API (the request's snapshot,
+to_filter) and the MCP server (api/agents, over stdio too) resolve alike."""
 from __future__ import annotations
 
 from .. import query
 from ..dataset.names import name_key
 from ..dataset.vocabulary import is_code
-from .db import get_db, get_snapshot
+from .db import Snapshot, get_snapshot
 from .errors import Problem, invalid
 
 
@@ -12,8 +15,9 @@ def _region_dict(row) -> dict:
     return {"code": row["code"], "name_zh": row["name_zh"], "name_en": row["name_en"], "level": row["level"]}
 
 
-def resolve_region(conn, value: str) -> tuple[str, dict]:
+def resolve_region(snap: Snapshot, value: str) -> tuple[str, dict]:
     """One user-given region (code, Chinese or English name) -> (code, resolved-from note); or a 400."""
+    conn = snap.conn
     if is_code(value):
         row = query.region(conn, value)
         if row:
@@ -30,7 +34,7 @@ def resolve_region(conn, value: str) -> tuple[str, dict]:
     if len(chosen) == 1:
         return chosen[0]["code"], {"input": value, "code": chosen[0]["code"]}
     if not chosen:
-        index = get_snapshot().memo(("region-names",), lambda: query.region_name_index(conn)) if key else None
+        index = snap.memo(("region-names",), lambda: query.region_name_index(conn)) if key else None
         raise _unknown(value, query.region_suggestions(conn, index, key) if key else [])
     listing = [_region_dict(r) for r in chosen]
     names = "; ".join(f"{r['code']} {r['name_zh']} ({r['name_en']}, {r['level']})" for r in listing[:10])
@@ -38,6 +42,11 @@ def resolve_region(conn, value: str) -> tuple[str, dict]:
                   f"region: {value!r} names {len(listing)} divisions: {names}. Give the code instead.",
                   errors={"region": [f"{value!r} is ambiguous; use one of the codes: {', '.join(r['code'] for r in listing)}"]},
                   candidates=listing)
+
+
+def region_code(snap: Snapshot, value: str) -> tuple[str, dict]:
+    """resolve_region(), remembered per snapshot: a name's resolution is a fact of the dataset version (errors are not)."""
+    return snap.memo(("region", value), lambda: resolve_region(snap, value))
 
 
 def _unknown(value: str, near) -> Problem:
@@ -57,14 +66,17 @@ def _check_vocab(param: str, values: list[str], allowed: list[str]):
 
 
 def to_filter(args: dict) -> tuple[query.Filter, dict]:
+    """filter_for() on this request's snapshot."""
+    return filter_for(get_snapshot(), args)
+
+
+def filter_for(snap: Snapshot, args: dict) -> tuple[query.Filter, dict]:
     """Build the query filter from parsed args. Returns it and the meta to report: how each region value was resolved."""
-    conn = get_db()
+    conn = snap.conn
     f = query.Filter()
     resolved = []
-    snap = get_snapshot()
     for value in args.get("region", []):
-        # A name's resolution is a fact of the dataset version: remembered per snapshot (errors are not).
-        code, note = snap.memo(("region", value), lambda: resolve_region(conn, value))
+        code, note = region_code(snap, value)
         resolved.append(note)
         if code not in f.regions:
             f.regions.append(code)

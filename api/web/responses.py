@@ -1,14 +1,18 @@
-"""The responses every route builds: JSON, the list envelope with its Link header, a 301 for a renamed record, and
-CSV streamed in batches, each under its own time limit."""
+"""The responses every route builds: JSON, the list envelope with its Link header, a 301 for a renamed record, CSV
+streamed in batches, each under its own time limit, and a list's export, bounded in time and size."""
 from __future__ import annotations
 
 import csv
 import io
+import logging
+import tempfile
+import time
 
 from flask import Response, current_app, json, request
 
-from .conditional import strong_etag
-from .db import get_snapshot
+from .conditional import matches, strong_etag
+from .db import QueryTimeout, get_snapshot
+from .errors import Problem
 from .shapes import number
 from .urls import absolute
 
@@ -39,31 +43,120 @@ def moved(path: str, body: dict) -> Response:
     return json_response({**body, "url": location}, status=301, headers={"Location": location})
 
 
-def csv_response(columns: list[str], rows, filename: str, bom: bool = False) -> Response:
-    """Stream rows (dicts, sqlite3.Rows or sequences in column order) as UTF-8 CSV with a header row.
+CSV_TYPE = "text/csv; charset=utf-8; header=present"
+
+
+def csv_chunks(columns: list[str], rows, bom: bool = False):
+    """rows (dicts, sqlite3.Rows or sequences in column order) as UTF-8 CSV text with a header row, 200 rows a chunk.
 
     bom: start with U+FEFF, so Excel (a Chinese-locale Windows reads BOM-less UTF-8 as GBK) reads UTF-8.
     """
+    buf = io.StringIO()
+    if bom:
+        buf.write("\ufeff")
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(columns)
+    for i, row in enumerate(rows):
+        by_name = hasattr(row, "keys")
+        writer.writerow([_cell(row[c] if by_name else row[j]) for j, c in enumerate(columns)])
+        if i % 200 == 199:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue()
 
-    def generate():
-        buf = io.StringIO()
-        if bom:
-            buf.write("\ufeff")
-        writer = csv.writer(buf, lineterminator="\r\n")
-        writer.writerow(columns)
-        for i, row in enumerate(rows):
-            by_name = hasattr(row, "keys")
-            writer.writerow([_cell(row[c] if by_name else row[j]) for j, c in enumerate(columns)])
-            if i % 200 == 199:
-                yield buf.getvalue()
-                buf.seek(0)
-                buf.truncate()
-        yield buf.getvalue()
 
-    resp = Response(stream(generate()), mimetype="text/csv")
-    resp.headers["Content-Type"] = "text/csv; charset=utf-8; header=present"
+def csv_response(columns: list[str], rows, filename: str, bom: bool = False) -> Response:
+    """Stream rows as UTF-8 CSV (csv_chunks): a whole table of the downloads, however large."""
+    resp = Response(stream(csv_chunks(columns, rows, bom)), mimetype="text/csv")
+    resp.headers["Content-Type"] = CSV_TYPE
     resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return resp
+
+
+log = logging.getLogger(__name__)
+EXPORT_MAX_BYTES = 128 * 1024 * 1024  # the largest export (SOCIALWORK_EXPORT_MAX_BYTES); the whole tables are in /downloads/
+EXPORT_SECONDS = 120.0                # an export's time from its request to its last byte (SOCIALWORK_EXPORT_SECONDS)
+SPOOL_BYTES = 1024 * 1024             # an export larger than this is made in a temporary file (TMPDIR), not in memory
+SEND_BLOCK = 256 * 1024
+
+
+class ExportCut(Exception):
+    """The client read an export too slowly to have it within EXPORT_SECONDS: the connection is closed short of the
+    Content-Length, which is how a client learns it has not got it all."""
+
+
+def export(chunks, mimetype: str, *etag_parts: str) -> Response:
+    """A list's whole result (CSV, GeoJSON), bounded in time and size, so that a 200 is always the whole result.
+
+    It is made before the first byte is sent, each batch of rows under the query time limit and all of it within
+    EXPORT_SECONDS and EXPORT_MAX_BYTES. Past either, the answer is a problem instead, before any byte: a 400
+    export-too-large (narrow the filters, page the list, or take the table from /downloads/) or a 503 query-timeout.
+    A 200 has a Content-Length; a client reading it too slowly to finish within EXPORT_SECONDS gets the connection
+    closed short of that length, which HTTP clients report as an incomplete body (curl: exit 18; urllib3: a
+    ProtocolError). A conditional request its ETag (etag_parts, as tagged() makes it) matches is not made at all:
+    conditional.py turns the empty 200 into the 304.
+    """
+    config, database = current_app.config, current_app.extensions["socialwork_db"]
+    limit, seconds = config["EXPORT_MAX_BYTES"], config["EXPORT_SECONDS"]
+    deadline = time.monotonic() + seconds
+    inm = request.headers.get("If-None-Match")
+    if inm and matches(inm, tagged(Response(), *etag_parts).headers["ETag"]):
+        return Response(b"", mimetype=mimetype)
+    spool, size, chunks = tempfile.SpooledTemporaryFile(SPOOL_BYTES), 0, iter(chunks)
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise QueryTimeout(f"the export took more than {seconds} s")
+            with database.time_limit(min(config["QUERY_TIMEOUT"], left)):
+                chunk = next(chunks, None)
+            if chunk is None:
+                break
+            data = chunk.encode()
+            size += len(data)
+            if size > limit:
+                raise Problem(400, "export-too-large",
+                              f"This export is larger than the {limit:,} bytes one export may be. Narrow the filters, follow "
+                              "the list's pages (format=json, links.next), or download the whole tables from /downloads/.",
+                              max_bytes=limit)
+            spool.write(data)
+        spool.seek(0)
+        if size <= SPOOL_BYTES:  # in memory: sent as bytes
+            body = spool.read()
+            spool.close()
+            return Response(body, mimetype=mimetype)
+    except BaseException:
+        spool.close()
+        raise
+    resp = Response(_Delivery(spool, size, deadline), mimetype=mimetype, direct_passthrough=True)
+    resp.content_length = size
+    return resp
+
+
+class _Delivery:
+    """An export's bytes from its spool, in blocks, until its deadline; closing it removes the spool."""
+
+    def __init__(self, spool, size: int, deadline: float):
+        self.spool, self.size, self.deadline, self.sent = spool, size, deadline, 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> bytes:
+        data = self.spool.read(SEND_BLOCK) if not self.spool.closed else b""
+        if not data:
+            self.close()  # at the end, whether or not the server closes the iterable
+            raise StopIteration
+        if time.monotonic() > self.deadline:
+            log.warning("export cut after %d of %d bytes: its client read it slower than EXPORT_SECONDS allows",
+                        self.sent, self.size)
+            raise ExportCut(f"cut after {self.sent} of {self.size} bytes")
+        self.sent += len(data)
+        return data
+
+    def close(self) -> None:
+        self.spool.close()
 
 
 def stream(chunks):
@@ -71,8 +164,9 @@ def stream(chunks):
 
     The first chunk (which has run the first batch's query) is computed here, inside the view
     and under the request's time limit: a query that is too slow is then an ordinary 503 before
-    any byte is sent. An export is long by nature, so each later step (one batch of rows) gets
-    QUERY_TIMEOUT of its own; one that still runs out can only cut the stream short.
+    any byte is sent. A whole table of the downloads is long by nature, so each later step (one batch of rows)
+    gets QUERY_TIMEOUT of its own; one that still runs out can only cut the stream short (a list's export is
+    made before it is sent instead: export()).
     No request context is needed while streaming: the snapshot is captured here and stays open
     for this worker until the response is done.
     """
@@ -93,12 +187,20 @@ def stream(chunks):
     return bounded()
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV Injection"): such a text cell
+# gets a leading apostrophe, which Excel, LibreOffice and Google Sheets show as text and do not run.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value):
-    """One CSV cell: empty for unknown, a list joined with ';' (the one convention of every CSV here), 25802000.0 as 25802000."""
+    """One CSV cell: empty for unknown, a list joined with ';' (the one convention of every CSV here), 25802000.0 as
+    25802000, a text that a spreadsheet would run as a formula neutralised."""
     if value is None:
         return ""
     if isinstance(value, (list, tuple)):
-        return ";".join(str(v) for v in value)
+        value = ";".join(str(v) for v in value)
+    if isinstance(value, str):
+        return "'" + value if value.startswith(FORMULA_START) else value
     return number(value)
 
 
@@ -114,9 +216,14 @@ def envelope(data, links: dict, *, total: int, total_exact: bool = True, **meta)
 
     meta starts with total, total_exact and (for a list of items) count, then what the resource adds.
     """
+    resp = json_response(envelope_body(data, links, total=total, total_exact=total_exact, **meta))
+    resp.headers["Link"] = link_header(links)
+    return resp
+
+
+def envelope_body(data, links: dict, *, total: int, total_exact: bool = True, **meta) -> dict:
+    """The envelope as a dict: what a list's JSON holds, and what an MCP tool's list result holds (api/agents)."""
     head = {"total": total, "total_exact": total_exact}
     if isinstance(data, list):
         head["count"] = len(data)
-    resp = json_response({"data": data, "meta": {**head, **meta}, "links": links})
-    resp.headers["Link"] = link_header(links)
-    return resp
+    return {"data": data, "meta": {**head, **meta}, "links": links}

@@ -178,3 +178,17 @@ def joined_list(stored: str | None) -> list[str]:
 
 # The columns of /downloads/regions.csv too (PUBLIC_TABLES): one file name, one shape.
 REGION_CSV = list(PUBLIC_TABLES["regions"].columns)
+
+# The columns of /downloads/changelog.csv too: one name, one shape.
+CHANGELOG_CSV = list(PUBLIC_TABLES["changelog"].columns)
+
+
+def changelog_entry(row) -> dict:
+    """One changelog entry: its columns, the changed fields as a list, and the record's URL (none once removed)."""
+    return {**{c: row[c] for c in CHANGELOG_CSV}, "fields": joined_list(row["fields"]),
+            "url": absolute(f"{API}/initiatives/{row['initiative_id']}") if row["change"] != "removed" else None}
+
+
+def facet_counts(result: dict) -> dict:
+    """query.facets' rows by facet (its total popped first) as the JSON of /api/v1/facets' data."""
+    return {k: [dict(r) for r in rows] for k, rows in result.items()}

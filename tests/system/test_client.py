@@ -63,7 +63,9 @@ def generated(tmp_path_factory):
 
 @pytest.fixture()
 def client(generated, live_server):
-    return generated[1].Client(base_url=live_server, timeout=30)
+    # Closed after the test: the server keeps connections alive (gthread), so the client's pool holds them open.
+    with generated[1].Client(base_url=live_server, timeout=30) as client:
+        yield client
 
 
 def test_the_generator_warns_about_nothing_but_yaml(generated):
@@ -166,7 +168,7 @@ def test_a_range_of_the_sqlite_file_is_bytes(client):
     from socialwork_generated_client.api.downloads import get_download
     from socialwork_generated_client.models import GetDownloadName
 
-    client = client.with_headers({"Range": "bytes=0-15"})
-    response = get_download.sync_detailed(client=client, name=GetDownloadName.SOCIALWORK_DB)
+    with client.with_headers({"Range": "bytes=0-15"}) as ranged:  # a client of its own, with its own pool
+        response = get_download.sync_detailed(client=ranged, name=GetDownloadName.SOCIALWORK_DB)
     assert response.status_code == 206
     assert response.parsed.payload.read() == b"SQLite format 3\x00"

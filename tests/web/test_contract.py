@@ -52,6 +52,12 @@ NOT_IN_SPEC = {
     "/catalog.ttl": "the DCAT catalogue (Turtle)",
     "/robots.txt": "robots.txt",
     "/sitemap.xml": "the sitemap",
+    # For AI assistants (api/agents; tests/agents, tests/system/test_mcp.py): the MCP endpoint speaks JSON-RPC over
+    # POST, which a read-only REST contract of GETs does not describe; llms.txt is a document like robots.txt.
+    "/mcp": "the MCP server over Streamable HTTP (POST, JSON-RPC)",
+    "/llms.txt": "llms.txt: the API, the MCP endpoint and the downloads, for agents",
+    "/sitemaps/pages.xml": "the sitemap index's file of the pages that are not records",
+    "/sitemaps/initiatives-<int:part>.xml": "the sitemap index's files of record pages",
 }
 
 # The real responses quoted in components/examples: (name, summary, request, extra request headers).

@@ -46,7 +46,7 @@ METAS = [
     ("/api/v1/regions?level=province&limit=5&sort=-initiative_count,code",
      {"total": 33, "total_exact": True, "count": 5, "limit": 5, "sort": "-initiative_count,code"}),
     ("/api/v1/kinds", {"total": 16, "total_exact": True, "count": 16}),
-    ("/api/v1/problems", {"total": 14, "total_exact": True, "count": 14}),
+    ("/api/v1/problems", {"total": 16, "total_exact": True, "count": 16}),
     ("/api/v1/facets?region=四川", {"total": 3, "total_exact": True}),
 ]
 
