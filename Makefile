@@ -10,7 +10,7 @@ NODE_STAMP := node_modules/.installed
 
 export SOCIALWORK_DB := $(abspath $(DB))
 
-.PHONY: run mcp test build install clean load rebuild-under-load failover slow-query fuzz-deep cache-check bench bench-cache
+.PHONY: run mcp test build install clean load rebuild-under-load failover slow-query fuzz-deep cache-check bench bench-cache bench-mcp
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -21,12 +21,14 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $@
 
 # Swagger UI (served from here, never fetched at run time) and the test-time JavaScript tools, pinned by package-lock.json.
+# No install scripts: the lock's only one is @scarf/scarf's telemetry postinstall (swagger-ui-dist depends on it), and
+# SCARF_ANALYTICS=false in case a later npm runs it anyway (tests/system/test_supply_chain.py).
 $(NODE_STAMP): package.json package-lock.json
 	@if ! command -v npm >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "make: installing Node.js and npm (Debian packages)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; fi
 	@command -v npm >/dev/null || { echo "make: npm is missing: install Node.js 18+ (Debian: apt-get install nodejs npm)" >&2; exit 1; }
-	npm ci --no-audit --no-fund --loglevel=error
+	SCARF_ANALYTICS=false npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
 # Rebuilt when anything in data/, seeds/ or the build code is newer than the database.
@@ -75,6 +77,9 @@ bench: $(DB)
 
 bench-cache: $(DB)
 	$(BIN)/python -m bench.cache --db $(DB)
+
+bench-mcp: $(DB)
+	$(BIN)/python -m bench.mcp --db $(DB)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache node_modules

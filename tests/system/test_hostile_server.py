@@ -1,12 +1,12 @@
-"""Hostile clients and hostile sizes straight at the real server (issue 22, items 2, 3 and 13): gunicorn as `make run`
-starts it (gunicorn.conf.py, via harness/servers.py) on loopback, each test bounded in time.
+"""Hostile clients and hostile sizes straight at the real server: gunicorn as `make run` starts it (gunicorn.conf.py,
+via harness/servers.py) on loopback, each test bounded in time.
 
-- item 2: a file that is not the dataset answers 503 (pages in HTML), and the file deleted under running workers is
-  served from the snapshot they hold;
-- item 3: slow clients do not block an instance, a slow reader of a large export is not killed with its export cut,
-  and an export is bounded in size and time (a problem before any byte, or a connection closed short of its
-  Content-Length);
-- item 13: at 20,000 generated records the landing page, the map and the sitemap stay bounded.
+- a file that is not the dataset answers 503 (pages in HTML), and the file deleted under running workers is served
+  from the snapshot they hold;
+- slow clients do not block an instance, a slow reader of a large export is not killed with its export cut, and an
+  export is bounded in size and time (a problem before any byte, or a connection closed short of its Content-Length);
+- a request without Host: HTTP/1.1 needs one, and HTTP/1.0's links come from the canonical base URL when one is set;
+- at 20,000 generated records the landing page, the map and the sitemap stay bounded.
 """
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def slow_read(port: int, path: str, per_read: int, pause: float, give_up: float)
         return data, "gave up"
 
 
-# ---------------------------------------------------------------- item 2: a file that is not the dataset
+# ---------------------------------------------------------------- a file that is not the dataset
 
 def test_a_server_on_a_file_that_is_not_sqlite_answers_503_pages_in_html(tmp_path):
     db = tmp_path / "socialwork.db"
@@ -110,7 +110,7 @@ def test_the_database_deleted_under_running_workers_is_served_from_their_snapsho
     assert again[2] == built_db.read_bytes()
 
 
-# ---------------------------------------------------------------- item 3: slow clients
+# ---------------------------------------------------------------- slow clients
 
 SLOW = [
     ("connects and sends nothing", b"", b""),
@@ -155,7 +155,7 @@ def test_a_slow_reader_gets_a_large_export_whole_past_the_worker_timeout(big_db,
     assert len(list(csv.DictReader(io.StringIO(body.decode())))) == BIG
 
 
-# ---------------------------------------------------------------- item 3: exports bounded in size and time
+# ---------------------------------------------------------------- exports bounded in size and time
 
 EXPORT_MAX = 20_000  # bytes: the curated initiatives (45 rows) are more, one hotline is less
 
@@ -204,7 +204,39 @@ def test_an_export_read_too_slowly_is_cut_short_of_its_length(big_db, tmp_path):
     assert took < 15
 
 
-# ---------------------------------------------------------------- item 13: pages bounded as the dataset grows
+# ---------------------------------------------------------------- requests without Host
+
+def raw(port: int, request: bytes) -> tuple[int, dict, bytes]:
+    """Send request as it is on a connection of its own, read until the server closes it."""
+    with socket.create_connection((servers.LOOPBACK, port), timeout=10) as s:
+        s.sendall(request)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return head_and_body(data)
+
+
+NO_HOST = [
+    ("HTTP/1.1 without Host is a 400 (RFC 9112)", {}, b"GET /api/v1/initiatives?limit=1 HTTP/1.1\r\nConnection: close\r\n\r\n",
+     400, "application/problem+json", None),
+    ("HTTP/1.0 without Host: links from the canonical base URL", {"SOCIALWORK_BASE_URL": "https://data.example.org"},
+     b"GET /api/v1/initiatives?limit=1 HTTP/1.0\r\n\r\n", 200, "application/json",
+     '<https://data.example.org/api/v1/initiatives?limit=1>; rel="self"'),
+    ("HTTP/1.1 with a forged Host: links from the canonical base URL", {"SOCIALWORK_BASE_URL": "https://data.example.org"},
+     b"GET /api/v1/initiatives?limit=1 HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n", 200,
+     "application/json", '<https://data.example.org/api/v1/initiatives?limit=1>; rel="self"'),
+]
+
+
+@pytest.mark.parametrize("label, env, request_bytes, status, media, self_link", NO_HOST, ids=[c[0] for c in NO_HOST])
+def test_a_request_without_host(built_db, tmp_path, label, env, request_bytes, status, media, self_link):
+    with gunicorn(built_db, tmp_path / "gunicorn.log", workers=1, env=env) as server:
+        got_status, headers, _ = raw(server.port, request_bytes)
+    link = headers.get("link", "").split(", ")[0] or None
+    assert (got_status, headers["content-type"].split(";")[0], link) == (status, media, self_link)
+
+
+# ---------------------------------------------------------------- pages bounded as the dataset grows
 
 def test_pages_stay_bounded_at_twenty_thousand_records(big_db, tmp_path):
     """Cold (the first request of each page on a fresh server), under a 0.25 s query limit: before, the landing page
