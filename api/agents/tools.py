@@ -67,6 +67,8 @@ def query_form(arguments: dict) -> MultiDict:
     for name, value in arguments.items():
         if value is None:
             continue
+        if value == []:
+            raise invalid(name[:100], "is an empty array; leave the argument out to not filter")
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, bool):
                 form.add(name, "true" if item else "false")
@@ -117,8 +119,12 @@ class _ToolArgs(Schema):
         unknown = RAISE
 
 
+REQUIRED = {"required": "is required"}
+
+
 def _id_field():
-    return fields.String(required=True, validate=validate.Length(1, shapes.ID_MAX, error=f"must be 1 to {shapes.ID_MAX} characters"))
+    return fields.String(required=True, error_messages=REQUIRED,
+                         validate=validate.Length(1, shapes.ID_MAX, error=f"must be 1 to {shapes.ID_MAX} characters"))
 
 
 class InitiativeArgs(_ToolArgs):
@@ -136,7 +142,7 @@ class CiteArgs(_ToolArgs):
 
 
 class ResolveArgs(_ToolArgs):
-    region = fields.String(required=True, validate=validate.Length(1, 500, error="must be 1 to 500 characters"))
+    region = fields.String(required=True, error_messages=REQUIRED, validate=validate.Length(1, 500, error="must be 1 to 500 characters"))
 
 
 def _record(reading: Reading, initiative_id: str) -> tuple[dict, str | None]:

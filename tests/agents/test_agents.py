@@ -158,3 +158,75 @@ def test_llms_txt_describes_the_api_the_mcp_endpoint_and_the_downloads(client):
         with client.get(path) as linked:   # closed: a download is a file the response holds open
             assert linked.status_code == (405 if path == "/mcp" else 200), path
     assert resp.headers["ETag"] and client.get("/llms.txt?x=1").status_code == 400
+
+
+TITLE_ZH = "凝心聚力推动社会工作高质量发展——我国社会工作取得新成效、开创新局面"
+TITLE_EN = "Pooling strength to advance high-quality social work: China's social work achieves new results and opens new ground"
+HOTLINE_QUOTE = "在北京,接诉即办渠道更加顺畅,2025年12345热线受理诉求2580.2万件"
+
+
+def test_cite_gives_a_quote_with_its_offsets_sentence_source_and_citations(client, seed_text):
+    build = client.get("/api/v1").get_json()["version"]
+    result = call(client, "cite", {"id": "beijing-12345-hotline", "field": "metrics"})
+    assert result["isError"] is False
+    cited = result["structuredContent"]
+    page = "http://localhost/initiatives/beijing-12345-hotline"
+    version = f"1.1.0 (build {build})"
+    assert {k: cited[k] for k in ("initiative_id", "requested_id", "field", "note", "page_url", "version")} == {
+        "initiative_id": "beijing-12345-hotline", "requested_id": "beijing-12345-hotline", "field": "metrics",
+        "note": None, "page_url": page, "version": version}
+    assert cited["quotes"] == [{
+        "quote": HOTLINE_QUOTE, "start": 2580, "end": 2619, "matches_source": True,
+        "sentence": {"text": seed_text[2580:2681], "start": 2580, "end": 2681}, "paragraph": 34,
+        "source": {"id": "xinhua-2026-01-25-social-work", "title_zh": TITLE_ZH, "title_en": TITLE_EN,
+                   "publisher_zh": "新华社", "publisher_en": "Xinhua News Agency", "published": "2026-01-25",
+                   "url": "http://localhost/sources/xinhua-2026-01-25-social-work",
+                   "text_url": "http://localhost/sources/xinhua-2026-01-25-social-work.txt"},
+        "citation": {
+            "zh": f"新华社：《{TITLE_ZH}》，2026-01-25。引文：“{HOTLINE_QUOTE}”（原文字符位置 [2580, 2619)）。"
+                  f"转引自：中国社会工作举措开放数据(2025)，版本 {version}，{page}",
+            "en": f"Xinhua News Agency, \"{TITLE_ZH}\" ({TITLE_EN}), 2026-01-25. Quoted: “{HOTLINE_QUOTE}” "
+                  f"(characters [2580, 2619) of the article). Via: China social-work initiatives, open data (2025), "
+                  f"version {version}, {page}"}}]
+    assert seed_text[2580:2619] == HOTLINE_QUOTE
+    assert seed_text[2580:2681].endswith("推动接诉即办向主动治理、未诉先办升级。")
+
+
+# (arguments of a tool, the problem's type, its detail): each names the argument and what is allowed
+REFUSED = [
+    ("get_initiative", {"id": "beijing-12345-hotline", "foo": 1}, "unknown-parameter", "Unknown query parameter 'foo'. Allowed: id."),
+    ("cite", {"id": "beijing-12345-hotline", "quote": "x"}, "unknown-parameter",
+     "Unknown query parameter 'quote'. Allowed: field, id."),
+    ("resolve_region", {}, "invalid-parameter", "region: is required"),
+    ("get_initiative", {}, "invalid-parameter", "id: is required"),
+    ("search_initiatives", {"region": []}, "invalid-parameter",
+     "region: is an empty array; leave the argument out to not filter"),
+    ("search_initiatives", {"limit": 1.5}, "invalid-parameter",
+     "limit: must be a string, an integer, a boolean, or an array of strings"),
+    ("search_initiatives", {"limit": 0}, "invalid-parameter", "limit: must be an integer from 1 to 200"),
+]
+
+
+@pytest.mark.parametrize("tool, arguments, kind, detail", REFUSED, ids=[f"{r[0]} {sorted(r[1])}" for r in REFUSED])
+def test_bad_arguments_are_refused_naming_the_argument(client, tool, arguments, kind, detail):
+    result = call(client, tool, arguments)
+    problem = result["structuredContent"]
+    assert (result["isError"], problem["type"], problem["status"], problem["detail"]) == (
+        True, "/api/v1/problems/" + kind, 400, detail)
+    assert list(problem["errors"]) == [detail.split("'")[1] if kind == "unknown-parameter" else detail.split(":")[0]]
+
+
+@pytest.mark.parametrize("arguments, query", [({"year": "20x5"}, "year=20x5"), ({"regoin": "四川"}, "regoin=%E5%9B%9B%E5%B7%9D"),
+                                              ({"region": "朝阳"}, "region=%E6%9C%9D%E9%98%B3")])
+def test_a_tool_error_is_the_problem_the_rest_api_answers(client, arguments, query):
+    over_rest = client.get("/api/v1/initiatives?" + query)
+    assert over_rest.status_code == 400
+    tool_error = call(client, "search_initiatives", arguments)["structuredContent"]
+    assert tool_error.pop("instance") == "/mcp#tools/search_initiatives"
+    rest_problem = over_rest.get_json()
+    rest_problem.pop("instance")
+    if "allowed" in rest_problem:   # the REST list also takes format=, which a tool's answer (JSON) does not
+        rest_problem["allowed"].remove("format")
+        rest_problem["detail"] = rest_problem["detail"].replace("format, ", "")
+        rest_problem["errors"] = {k: [m.replace("format, ", "") for m in v] for k, v in rest_problem["errors"].items()}
+    assert tool_error == rest_problem
