@@ -16,7 +16,9 @@ from ..dataset.vocabulary import (
     QUALIFIERS,
     RECORD_YEAR_BASES,
     SCOPES,
+    UNDATED_SPANS,
     YEAR_BASIS_CITED,
+    YEAR_BASIS_REPORTED,
     YEAR_BASIS_STATED,
     YEAR_BASIS_UNKNOWN,
 )
@@ -240,6 +242,10 @@ class InitiativeSchema(_Named):
         stated = f"{data['year']}年"   # a stated year is one the article writes, in one of the record's quotes
         if data["year_basis"] == YEAR_BASIS_STATED and data["year"] is not None and not any(stated in ev["quote"] for ev in data["evidence"]):
             errors["year_basis"] = [f"'stated' but no evidence quote gives the year {data['year']} ({stated})"]
+        span = _undated_span(data["evidence"]) if data["year_basis"] == YEAR_BASIS_REPORTED else None
+        if span:
+            errors["year_basis"] = [f"'reported' but a quote says {span} ('{UNDATED_SPANS[span]}'), which does not date it to the "
+                                    "year the article reports on: write year: null, year_basis: unknown and say so in date_note"]
         dated = [f["value"] for f in data["outside_facts"] if f["fact"] != "region"]
         if data["year_basis"] == YEAR_BASIS_CITED and not any(d.startswith(f"{data['year']}-") for d in dated):
             errors["year_basis"] = [f"'cited' but no outside_facts date falls in {data['year']}"]
@@ -247,6 +253,11 @@ class InitiativeSchema(_Named):
             errors["former_ids"] = ["holds the record's own id"]
         if errors:
             raise ValidationError(errors)
+
+
+def _undated_span(evidence) -> str | None:
+    """The first of UNDATED_SPANS that one of the quotes says, or None."""
+    return next((w for w in UNDATED_SPANS if any(w in ev["quote"] for ev in evidence)), None)
 
 
 # InitiativeSchema().load without marshmallow, for the records that pass it: about 15 times faster, which is
@@ -398,6 +409,7 @@ def fast_load(raw) -> dict | None:
             or (year is None) != (basis == YEAR_BASIS_UNKNOWN) or basis == YEAR_BASIS_CITED
             or ("date" in rec and year is not None and not rec["date"].startswith(str(year)))
             or (basis == YEAR_BASIS_STATED and year is not None and not any(f"{year}年" in e["quote"] for e in evidence))
+            or (basis == YEAR_BASIS_REPORTED and _undated_span(evidence))
             or rid in former):
         return None
     return rec

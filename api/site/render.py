@@ -53,9 +53,9 @@ def page_response(html: str, *parts: str, status: int = 200) -> Response:
 
 SCOPE_LABELS = {"national": ("全国", "National"), "local": ("地方", "Local")}
 YEAR_BASIS_LABELS = {
-    "stated": ("原文写明年份", "the article states the year"),
-    "reported": ("按报道年份（原文未写明）", "the year the article reports on; it does not state it"),
-    "cited": ("据文外引用来源", "known from a cited outside source"),
+    "stated": ("事件年份，原文写明", "the year of the act, as the article states it"),
+    "reported": ("报道年度（原文未写明事件年份）", "the year the article reports on, not a date of the act, which the article does not give"),
+    "cited": ("事件年份，据文外引用来源", "the year of the act, from a cited outside source"),
     "unknown": ("年份不详", "the year is not known"),
 }
 MEASURE_LABELS = {

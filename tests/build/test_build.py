@@ -77,6 +77,14 @@ def _fact(fact: str, value: str) -> dict:
                        "accessed": "2026-12-01", "relied_on": "r"}}
 
 
+def _reason_for(rid: str):
+    """A change to data/release.yaml: a reason for rid, unless it has one already."""
+    def change(rel):
+        if not any(rid in e["ids"] for e in rel["reasons"]):
+            rel["reasons"].append({"ids": [rid], "reason": "Summary: a test's change."})
+    return change
+
+
 def _shift_quote(rec):
     rec["evidence"][0]["start"] += 1
     rec["evidence"][0]["end"] += 1
@@ -125,6 +133,12 @@ BROKEN = [
      "names, or cite what supports it (outside_facts, fact: region)"),
     ("kind the quotes do not name", lambda r: r.update(kind="fund"),
      f"{AT}: kind: a 'fund' record quotes the article naming it so (基金); none of its quotes does"),
+    # Release 1.2.0: what an outside reader of 1.1.0 found (issue 20), each kind of fault a rule.
+    ("reported year from a quote that says in recent years",
+     lambda r: r.update(year_basis="reported", evidence=r["evidence"] + [
+         {"source": "xinhua-2026-01-25-social-work", "quote": "近年来,志愿服务工作协调机制不断健全", "start": 3197, "end": 3213}]),
+     f"{AT}: year_basis: 'reported' but a quote says 近年来 ('in recent years'), which does not date it to the year the article "
+     "reports on: write year: null, year_basis: unknown and say so in date_note"),
     ("cited year with no source", lambda r: r.update(year_basis="cited"), f"{AT}: year_basis: 'cited' but no outside_facts date falls in 2025"),
     ("outside date not a date", lambda r: r.update(outside_facts=[_fact("adopted", "2025")]),
      f"{AT}: outside_facts[0].value: must be a date YYYY-MM-DD for fact 'adopted'"),
@@ -235,6 +249,7 @@ def test_counts_are_integers_in_the_file(built_db):
 def test_a_data_change_changes_the_version(project, tmp_path):
     before = build(project, tmp_path / "a.db")["version"]
     _edit(project, lambda r: r.update(summary_en=r["summary_en"] + " "))
+    _edit(project, _reason_for(RECORD), "release.yaml")
     assert build(project, tmp_path / "b.db")["version"] != before
 
 
