@@ -198,6 +198,18 @@ def nginx_binary(install: bool = True) -> str:
     return shutil.which("nginx") or "/usr/sbin/nginx"
 
 
+def nginx_or_skip() -> str:
+    """For tests: nginx_binary(install=False); without it a pytest skip, or a failure when REQUIRE_NGINX=1 (CI)."""
+    import pytest
+
+    try:
+        return nginx_binary(install=False)
+    except SystemExit as exc:
+        if os.environ.get("REQUIRE_NGINX") == "1":
+            pytest.fail(f"REQUIRE_NGINX=1 but {exc}", pytrace=False)
+        pytest.skip(str(exc))
+
+
 def render_nginx_conf(values: dict, template: Path = NGINX_TEMPLATE) -> str:
     """deploy/nginx.conf with its ${SW_...} placeholders filled from values (every one must be given).
 

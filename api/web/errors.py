@@ -30,6 +30,9 @@ TITLES = {
     "bad-request": "Bad request",
     "forbidden": "Forbidden",
     "internal-error": "Internal server error",
+    "range-not-satisfiable": "Range not satisfiable",
+    "bad-gateway": "Bad gateway",
+    "gateway-timeout": "Gateway timeout",
 }
 PROBLEM_TYPES = sorted(TITLES)
 # What each problem type means and what to do about it: served at /api/v1/problems/{type}.
@@ -55,6 +58,12 @@ DESCRIPTIONS = {
                         "it serves pages of its own origin and clients that send no Origin, as desktop and server-side "
                         "assistants do. The REST API answers every origin."),
     "internal-error": (500, "The server failed to answer. Nothing about the failure is disclosed; it has been logged."),
+    "range-not-satisfiable": (416, "The `Range` asks for bytes outside the file; `Content-Range: bytes */<length>` gives its "
+                                   "length. One range of bytes is served; another unit or several ranges are ignored (the whole file)."),
+    "bad-gateway": (502, "The proxy in front of the API found no instance to answer (all down or failing), and had no stored "
+                         "answer for this URL. Retry after Retry-After seconds."),
+    "gateway-timeout": (504, "The proxy in front of the API waited for an instance longer than it allows. Retry after "
+                             "Retry-After seconds."),
 }
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import http.server
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -66,19 +65,9 @@ class Instance:
 get = functools.partial(servers.http_get, timeout=10)  # (port, path, headers=None) -> status, headers, body
 
 
-def _nginx() -> str:
-    """Debian's nginx binary; without it a skip, or a failure when REQUIRE_NGINX=1 (CI)."""
-    try:
-        return servers.nginx_binary(install=False)
-    except SystemExit as exc:
-        if os.environ.get("REQUIRE_NGINX") == "1":
-            pytest.fail(f"REQUIRE_NGINX=1 but {exc}", pytrace=False)
-        pytest.skip(str(exc))
-
-
 @pytest.fixture()
 def tier():
-    binary = _nginx()
+    binary = servers.nginx_or_skip()
     instance = Instance()
     prefix = Path(tempfile.mkdtemp(prefix="sw-test-cache-"))  # under /tmp: nginx's workers (www-data) reach it
     port = servers.free_port()
@@ -106,7 +95,7 @@ def keys(prefix: Path) -> list[str]:
 
 
 def test_the_template_passes_nginx_t():
-    binary = _nginx()
+    binary = servers.nginx_or_skip()
     prefix = Path(tempfile.mkdtemp(prefix="sw-test-nginx-t-"))
     try:
         (prefix / "tmp").mkdir()
