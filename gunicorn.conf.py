@@ -29,3 +29,15 @@ errorlog = "-"
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
+
+
+def post_worker_init(worker):
+    """Before a worker accepts its first request: open the dataset and compute what every request reads of it whole
+    (api/web/db.py PREPARED: the region-name index behind "did you mean", the vocabularies, the pages' counts), so that
+    no request pays for it and none of it runs inside a request's time limit."""
+    from api.web.db import DatasetUnavailable
+
+    try:
+        worker.log.info(worker.wsgi.extensions["socialwork_db"].prepare()[1])
+    except DatasetUnavailable as exc:
+        worker.log.warning("dataset not prepared at start: %s", exc)

@@ -8,7 +8,7 @@ from flask import render_template, request
 
 from .. import query
 from ..web.args import parse
-from ..web.db import get_db, get_snapshot
+from ..web.db import get_db, get_snapshot, prepared
 from . import discovery
 from .downloads import DOWNLOADS
 from .render import NO_ARGS, common, href, overview, page_response, pages, site
@@ -59,8 +59,8 @@ def charts(facets: dict) -> list[dict]:
         bar["count"] += r["count"]
         bar["segments"].append({"basis": r["year_basis"], "count": r["count"]})
     for bar in years.values():
-        # The years of the acts first (the article's, then cited ones), then the year the article reports on.
-        bar["segments"].sort(key=lambda seg: {"stated": 0, "cited": 1, "reported": 2}.get(seg["basis"], 3))
+        # The article's own dates first, then the years inferred from the report.
+        bar["segments"].sort(key=lambda seg: seg["basis"] != "stated")
     kinds = [{"label_zh": r["name_zh"], "label_en": r["name_en"], "code": r["id"], "count": r["count"],
               "href": f"/initiatives?kind={r['id']}"} for r in facets["kind"]]
     return [
@@ -93,9 +93,12 @@ def index():
 TILE, GAP, PAD = 62, 4, 2
 
 
+# data/province-tiles.json as the build stored it: our own tile-grid layout (CC BY 4.0), a square per province.
+TILES = prepared(("province-tiles",), lambda snap: json.loads(query.meta(snap.conn)["province_tiles"]))
+
+
 def tile_layout(conn) -> dict:
-    """data/province-tiles.json as the build stored it: our own tile-grid layout (CC BY 4.0), a square per province."""
-    return get_snapshot().memo(("province-tiles",), lambda: json.loads(query.meta(conn)["province_tiles"]))
+    return TILES.of(get_snapshot())
 
 
 def shade(count: int, most: int) -> int:

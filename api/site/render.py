@@ -15,7 +15,7 @@ from ..dataset.about import LICENCE, TITLE_EN, TITLE_ZH
 from ..dataset.citation import creators, release_of
 from ..web import urls
 from ..web.args import RootArgs
-from ..web.db import DatasetUnavailable, QueryTimeout, get_db, get_snapshot
+from ..web.db import DatasetUnavailable, QueryTimeout, get_db, get_snapshot, prepared
 from ..web.errors import RETRY_AFTER_SECONDS, UNAVAILABLE_RETRY_AFTER, Problem
 from ..web.responses import tagged
 
@@ -66,21 +66,32 @@ MEASURE_LABELS = {
 QUALIFIER_LABELS = {"exact": ("", ""), "more than": ("余", "more than"), "about": ("约", "about")}
 
 
+# The facets of every record (query.facets with no filter): the landing page's charts, the map and the years of the
+# filter form all read these counts, so at any size no page request computes them.
+OVERVIEW = prepared(("pages", "overview"), lambda snap: query.facets(snap.conn, query.Filter()))
+
+
+def _facts(snap) -> dict:
+    conn = snap.conn
+    meta = query.meta(conn)
+    return {"meta": meta, "release": release_of(meta), "creators": creators(meta),
+            "sources": [dict(s) for s in query.sources(conn)],
+            "kinds": {k["id"]: dict(k) for k in query.kinds(conn)}, "themes": {t["id"]: dict(t) for t in query.themes(conn)},
+            "years": [r["year"] for r in OVERVIEW.of(snap)["year"] if r["year"] is not None]}
+
+
+# What the pages read of the dataset as a whole (meta, sources, vocabularies, years).
+FACTS = prepared(("pages", "facts"), _facts)
+
+
 def overview(conn) -> dict:
-    """The facets of every record (query.facets with no filter), once per dataset version: the landing page's charts,
-    the map and the years of the filter form all read these counts, so at any size a page pays for them only once."""
-    return get_snapshot().memo(("pages", "overview"), lambda: query.facets(conn, query.Filter()))
+    """OVERVIEW of this request's snapshot."""
+    return OVERVIEW.of(get_snapshot())
 
 
 def facts(conn) -> dict:
-    """What the pages read of the dataset as a whole (meta, sources, vocabularies, years), once per dataset version."""
-    def compute():
-        meta = query.meta(conn)
-        return {"meta": meta, "release": release_of(meta), "creators": creators(meta),
-                "sources": [dict(s) for s in query.sources(conn)],
-                "kinds": {k["id"]: dict(k) for k in query.kinds(conn)}, "themes": {t["id"]: dict(t) for t in query.themes(conn)},
-                "years": [r["year"] for r in overview(conn)["year"] if r["year"] is not None]}
-    return get_snapshot().memo(("pages", "facts"), compute)
+    """FACTS of this request's snapshot."""
+    return FACTS.of(get_snapshot())
 
 
 def common(conn, meta=None) -> dict:

@@ -236,7 +236,7 @@ def parse(schema: Schema, args) -> dict:
         errors = {}
         for k in unknown:
             hint = difflib.get_close_matches(k.lower(), allowed, n=1)
-            errors[k[:100]] = [f"unknown parameter{'; did you mean ' + repr(hint[0]) + '?' if hint else ''} "
+            errors[k[:100]] = [f"unknown parameter{'; did you mean ' + repr(hint[0]) + '?' if hint else '.'} "
                                f"Allowed: {', '.join(allowed) or 'none'}"]
         raise Problem(400, "unknown-parameter",
                       f"Unknown query parameter {', '.join(repr(k[:100]) for k in unknown[:10])}. "

@@ -8,6 +8,7 @@ import time
 import urllib.parse
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Callable, NamedTuple
 
 from flask import current_app, g
 
@@ -41,14 +42,16 @@ class Snapshot:
     version: str
     ident: tuple
     fd: int = -1  # the file itself, held open: its bytes stay this snapshot's even if the path is deleted or renamed over
-    # Answers that depend only on this file (vocabularies, resolved region names): they live and die
-    # with the snapshot, so a rebuild can never serve a stale one. Bounded by memo().
+    # Answers that depend only on this file (vocabularies, resolved region names): they live and die with the file's
+    # state, so a rebuild can never serve a stale one; every thread's snapshot of one state shares them (Database).
+    # Bounded by memo(); what is PREPARED is kept.
     memos: dict = field(default_factory=dict)
 
     def memo(self, key, compute, limit: int = 10_000):
         if key not in self.memos:
             if len(self.memos) >= limit:
-                self.memos.clear()
+                for old in [k for k in self.memos if k not in PREPARED]:
+                    self.memos.pop(old, None)
             self.memos[key] = compute()
         return self.memos[key]
 
@@ -78,6 +81,27 @@ class Snapshot:
             os.close(self.fd)
 
 
+class Prepared(NamedTuple):
+    """An answer a snapshot computes once from its file: made when a worker starts (Database.prepare), so that no
+    request pays for it, and read by of()."""
+
+    key: tuple
+    compute: Callable[[Snapshot], object]
+
+    def of(self, snap: Snapshot):
+        return snap.memo(self.key, lambda: self.compute(snap))
+
+
+PREPARED: dict[tuple, Prepared] = {}
+
+
+def prepared(key: tuple, compute: Callable[[Snapshot], object]) -> Prepared:
+    """Declare an answer of the whole file (a vocabulary, the region-name index, the pages' counts): computed for each
+    file a worker opens before it serves from it (Database.prepare), then read with .of(snapshot)."""
+    PREPARED[key] = entry = Prepared(key, compute)
+    return entry
+
+
 class Database:
     """Opens the built file read-only (immutable: the build never edits it in place, it renames a new one over it)."""
 
@@ -89,6 +113,7 @@ class Database:
         # Files seen changed in place under a snapshot, as they were then: never opened again in that state (a
         # rebuild is a new file, even if it gets the same inode number, its mtime differs).
         self._written_in_place: set[tuple] = set()
+        self._memos: dict[tuple, dict] = {}  # per file state: the memos every thread's snapshot of it shares
 
     def _ident(self):
         return file_ident(os.stat(self.path))
@@ -126,7 +151,20 @@ class Database:
         # Interrupts any statement that runs past the deadline time_limit() set for this thread.
         conn.set_progress_handler(lambda: 1 if getattr(local, "deadline", 0.0) and time.monotonic() > local.deadline else 0,
                                   self.check_every)
-        return Snapshot(conn, row[0], held, fd)
+        for other in [k for k in self._memos if k != held]:
+            del self._memos[other]   # a snapshot still open on it keeps its own reference
+        return Snapshot(conn, row[0], held, fd, self._memos.setdefault(held, {}))
+
+    def prepare(self) -> tuple[Snapshot, str]:
+        """This thread's snapshot with every PREPARED answer computed, and a line that says so: what gunicorn.conf.py
+        runs as a worker starts (post_worker_init), so that the first request answers like the thousandth.
+        DatasetUnavailable when no dataset is there yet (the first request that finds one then computes them)."""
+        snap = self.snapshot()
+        t0 = time.perf_counter()
+        for entry in PREPARED.values():
+            entry.of(snap)
+        return snap, (f"dataset {snap.version} prepared in {1000 * (time.perf_counter() - t0):.0f} ms: "
+                      + ", ".join(" ".join(map(str, k)) for k in PREPARED))
 
     @contextmanager
     def time_limit(self, seconds: float):

@@ -7,8 +7,12 @@ from __future__ import annotations
 from .. import query
 from ..dataset.names import name_key
 from ..dataset.vocabulary import is_code
-from .db import Snapshot, get_snapshot
+from .db import Snapshot, get_snapshot, prepared
 from .errors import Problem, invalid
+
+REGION_NAMES = prepared(("region-names",), lambda snap: query.region_name_index(snap.conn))
+VOCABULARIES = {table: prepared(("vocabulary", table), lambda snap, table=table: query.vocabulary(snap.conn, table))
+                for table in ("kinds", "themes")}
 
 
 def _region_dict(row) -> dict:
@@ -34,7 +38,7 @@ def resolve_region(snap: Snapshot, value: str) -> tuple[str, dict]:
     if len(chosen) == 1:
         return chosen[0]["code"], {"input": value, "code": chosen[0]["code"]}
     if not chosen:
-        index = snap.memo(("region-names",), lambda: query.region_name_index(conn)) if key else None
+        index = REGION_NAMES.of(snap) if key else None
         raise _unknown(value, query.region_suggestions(conn, index, key) if key else [])
     listing = [_region_dict(r) for r in chosen]
     names = "; ".join(f"{r['code']} {r['name_zh']} ({r['name_en']}, {r['level']})" for r in listing[:10])
@@ -72,7 +76,6 @@ def to_filter(args: dict) -> tuple[query.Filter, dict]:
 
 def filter_for(snap: Snapshot, args: dict) -> tuple[query.Filter, dict]:
     """Build the query filter from parsed args. Returns it and the meta to report: how each region value was resolved."""
-    conn = snap.conn
     f = query.Filter()
     resolved = []
     for value in args.get("region", []):
@@ -84,7 +87,7 @@ def filter_for(snap: Snapshot, args: dict) -> tuple[query.Filter, dict]:
         f.year_from, f.year_to = args["year"]
     for param, table in (("kind", "kinds"), ("theme", "themes")):
         if param in args:
-            _check_vocab(param, args[param], snap.memo(("vocabulary", table), lambda: query.vocabulary(conn, table)))
+            _check_vocab(param, args[param], VOCABULARIES[table].of(snap))
     f.kinds, f.themes = args.get("kind", []), args.get("theme", [])
     f.scopes = args.get("scope", [])
     f.initiatives = args.get("initiative", [])
