@@ -6,7 +6,6 @@ import os
 from dataclasses import dataclass
 
 from flask import Response, current_app, request
-from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wsgi import wrap_file
 
 from .. import query
@@ -14,7 +13,7 @@ from ..dataset.tables import PUBLIC_TABLES
 from ..web.args import DownloadArgs, parse
 from ..web.db import CHANGED_IN_PLACE, file_ident, get_db, get_snapshot
 from ..web.errors import UNAVAILABLE_RETRY_AFTER, Problem
-from ..web.responses import csv_response, envelope, tagged
+from ..web.responses import csv_response, envelope, ranged, tagged
 from ..web.urls import absolute
 from .render import NO_ARGS, pages
 
@@ -99,27 +98,4 @@ def database_file(snap) -> Response:
     resp = Response(wrap_file(request.environ, f), mimetype="application/vnd.sqlite3", direct_passthrough=True)
     resp.content_length = st.st_size
     resp.last_modified = st.st_mtime
-    try:
-        resp.make_conditional(served_range(request.environ), accept_ranges=True, complete_length=st.st_size)
-    except RequestedRangeNotSatisfiable:  # nobody will read the file: close it now
-        f.close()
-        raise Problem(416, "range-not-satisfiable", f"socialwork.db is {st.st_size} bytes long; the range asked for "
-                      "is not inside it.", headers={"Content-Range": f"bytes */{st.st_size}"}) from None
-    except Exception:
-        f.close()
-        raise
-    return resp
-
-
-def served_range(environ: dict) -> dict:
-    """The request as the database download answers its Range: one range of bytes is served (206) or refused (416,
-    with Content-Range: bytes */length). Any other Range is ignored and the whole file sent (200): another unit
-    (`items=0-5`, RFC 9110 14.2: a unit the server does not know MUST be ignored), and several ranges, overlapping
-    or not. nginx in front answers the same: it sends every byte range to an instance (deploy/nginx.conf)."""
-    value = environ.get("HTTP_RANGE")
-    if value is None:
-        return environ
-    unit, eq, ranges = value.partition("=")
-    if eq and unit.strip().lower() == "bytes" and "," not in ranges:
-        return environ
-    return {k: v for k, v in environ.items() if k != "HTTP_RANGE"}
+    return ranged(resp, st.st_size, "socialwork.db")

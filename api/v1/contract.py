@@ -18,6 +18,7 @@ from flask import Blueprint, Response, abort, current_app, request, send_file
 from ..dataset.about import ROOT
 from ..web.args import RootArgs, parse
 from ..web.conditional import strong_etag
+from ..web.responses import ranged
 
 bp = Blueprint("docs", __name__)
 NO_ARGS = RootArgs()
@@ -55,7 +56,7 @@ def swagger_asset(filename: str):
     path = SWAGGER_ASSETS.get(filename)
     if path is None or not path.is_file():
         abort(404)
-    return send_file(path, conditional=True)
+    return ranged(send_file(path, conditional=False), path.stat().st_size, filename)
 
 
 def no_oauth_redirect():

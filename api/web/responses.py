@@ -9,6 +9,7 @@ import tempfile
 import time
 
 from flask import Response, current_app, json, request
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from .conditional import matches, strong_etag
 from .db import QueryTimeout, get_snapshot
@@ -227,3 +228,33 @@ def envelope_body(data, links: dict, *, total: int, total_exact: bool = True, **
     if isinstance(data, list):
         head["count"] = len(data)
     return {"data": data, "meta": {**head, **meta}, "links": links}
+
+
+def ranged(resp: Response, size: int, name: str) -> Response:
+    """resp, whose body is a whole file of size bytes, answered for this request's Range and If-* headers as every
+    file here is (the database download, Swagger UI's assets): one range of bytes (206), or a 416 problem with
+    Content-Range: bytes */size, or, for any other Range (served_range), the whole file (200)."""
+    try:
+        resp.make_conditional(served_range(request.environ), accept_ranges=True, complete_length=size)
+    except RequestedRangeNotSatisfiable:  # nobody will read the file: close it now
+        resp.close()
+        raise Problem(416, "range-not-satisfiable", f"{name} is {size} bytes long; the range asked for is not inside it.",
+                      headers={"Content-Range": f"bytes */{size}"}) from None
+    except Exception:
+        resp.close()
+        raise
+    return resp
+
+
+def served_range(environ: dict) -> dict:
+    """The request as a file here answers its Range: one range of bytes is served (206) or refused (416,
+    with Content-Range: bytes */length). Any other Range is ignored and the whole file sent (200): another unit
+    (`items=0-5`, RFC 9110 14.2: a unit the server does not know MUST be ignored), and several ranges, overlapping
+    or not. nginx in front answers the same: it sends every byte range to an instance (deploy/nginx.conf)."""
+    value = environ.get("HTTP_RANGE")
+    if value is None:
+        return environ
+    unit, eq, ranges = value.partition("=")
+    if eq and unit.strip().lower() == "bytes" and "," not in ranges:
+        return environ
+    return {k: v for k, v in environ.items() if k != "HTTP_RANGE"}

@@ -12,9 +12,9 @@ PROBLEM = "application/problem+json"
 ABSENT = None
 
 
-def fetch(client, headers):
-    """GET the database with headers; the body read and the file it streams from closed."""
-    resp = client.get(DB, headers=headers)
+def fetch(client, headers, path=DB):
+    """GET path (the database) with headers; the body read and the file it streams from closed."""
+    resp = client.get(path, headers=headers)
     resp.get_data()
     resp.close()
     return resp
@@ -52,3 +52,25 @@ def test_one_range_of_bytes_is_still_served(client, built_db):
     resp = fetch(client, {"Range": "bytes=0-15"})
     assert (resp.status_code, resp.headers["Content-Range"]) == (206, f"bytes 0-15/{built_db.stat().st_size}")
     assert resp.data == built_db.read_bytes()[:16]
+
+
+ASSET = "/apidocs/static/swagger-ui.css"
+
+
+@pytest.mark.parametrize(("value", "status", "content_range"), [
+    ("items=0-5", 200, ABSENT), ("bytes=0-9,5-14", 200, ABSENT), ("bytes=0-9", 206, "bytes 0-9/{size}"),
+    ("bytes=999999999-", 416, "bytes */{size}"), ("bytes=abc", 416, "bytes */{size}"),
+], ids=["another unit", "two ranges", "one range", "past the end", "not a range"])
+def test_swagger_ui_assets_answer_a_range_as_the_downloads_do(client, value, status, content_range):
+    whole = fetch(client, {}, ASSET).data
+    resp = fetch(client, {"Range": value}, ASSET)
+    expected = content_range.replace("{size}", str(len(whole))) if content_range else None
+    assert (resp.status_code, resp.headers.get("Content-Range")) == (status, expected)
+    assert resp.mimetype == ("application/problem+json" if status == 416 else "text/css")
+    if status == 200:
+        assert resp.data == whole
+
+
+def test_swagger_ui_assets_still_answer_304(client):
+    etag = fetch(client, {}, ASSET).headers["ETag"]
+    assert fetch(client, {"If-None-Match": etag}, ASSET).status_code == 304
