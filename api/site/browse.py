@@ -13,11 +13,12 @@ from ..web.errors import Problem
 from ..web.listing import INITIATIVES
 from ..web.negotiation import HTML_ALTERNATES
 from . import article
-from .render import NO_ARGS, common, facts, labels, page_response, problem_view, query_without, site, with_query
+from .render import NO_ARGS, PAGE_ARGS, common, facts, labels, page_response, problem_view, query_without, site, with_query
 
 # The list page takes the list's filters and paging; format is the API's business (its links are beside the results).
 LIST_ARGS = InitiativeListArgs(only=[f for f in InitiativeListArgs().fields if f != "format"])
 EXPORT_DROPS = ("cursor", "limit")  # what the CSV export of a selection does not take
+PAGE_ARGS["site.initiative_list"] = LIST_ARGS
 
 
 @site.get("/initiatives")

@@ -3,18 +3,20 @@ pages), the layout's facts, the ETag of a page (the dataset version and the page
 query, and the error pages."""
 from __future__ import annotations
 
+import difflib
 import functools
 import hashlib
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote_plus
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, g, render_template, request
+from marshmallow import Schema
 
 from .. import query
 from ..dataset.about import LICENCE, TITLE_EN, TITLE_ZH
 from ..dataset.citation import creators, release_of
 from ..web import urls
-from ..web.args import RootArgs
+from ..web.args import RootArgs, allowed_params
 from ..web.db import DatasetUnavailable, QueryTimeout, get_db, get_snapshot, prepared
 from ..web.errors import RETRY_AFTER_SECONDS, UNAVAILABLE_RETRY_AFTER, Problem
 from ..web.responses import tagged
@@ -23,6 +25,48 @@ pages = Blueprint("pages", __name__)  # the landing page and the downloads
 site = Blueprint("site", __name__)    # the HTML pages: an error in one of them is an HTML page too (error_page)
 HERE = Path(__file__).resolve().parent
 NO_ARGS = RootArgs()
+
+# ---------------------------------------------------------------- a shared link's extra parameters
+
+# The query arguments each page takes (by endpoint; NO_ARGS for any page not named). A page is a link people share:
+# WeChat adds from= and isappinstalled=, others utm_*, fbclid and the like. A page ignores every parameter it does not
+# take (the API refuses them); a close match to one it takes (regoin=) is named in a note, not refused.
+PAGE_ARGS: dict[str, Schema] = {}
+HTML_ENDPOINTS = {"pages.index"}  # pages of the `pages` blueprint (whose errors are problem+json) that are HTML
+
+
+def drop_unknown_params() -> None:
+    """before_request of the HTML pages: the request's query as the page sees it holds only the parameters it takes, so
+    its links, cursors, ETag and canonical link are those of the address without the rest. g.ignored: what was dropped."""
+    if request.blueprint != "site" and request.endpoint not in HTML_ENDPOINTS:
+        return
+    allowed = set(allowed_params(PAGE_ARGS.get(request.endpoint, NO_ARGS)))
+    parts = [p for p in request.query_string.split(b"&") if p]
+    kept = [p for p in parts if _param_name(p) in allowed]
+    g.ignored = [_param_name(p) for p in parts if _param_name(p) not in allowed]
+    if len(kept) != len(parts):
+        request.query_string = b"&".join(kept)
+        request.environ["QUERY_STRING"] = request.query_string.decode("latin-1")
+        request.__dict__.pop("args", None)  # werkzeug's cached parse of the old query
+
+
+def _param_name(part: bytes) -> str:
+    return unquote_plus(part.split(b"=", 1)[0].decode("latin-1"), encoding="utf-8", errors="replace")
+
+
+def ignored_hints() -> list[dict]:
+    """The dropped parameters that look like a misspelt one this page takes: {name, hint}, for a note on the page."""
+    allowed = allowed_params(PAGE_ARGS.get(request.endpoint, NO_ARGS))
+    out = []
+    for name in dict.fromkeys(g.get("ignored", [])):
+        hint = difflib.get_close_matches(name.lower(), allowed, n=1)
+        if hint:
+            out.append({"name": name[:100], "hint": hint[0]})
+    return out
+
+
+site.before_request(drop_unknown_params)
+pages.before_request(drop_unknown_params)
 
 def href(url: str) -> str:
     """A URL as it goes in an href: UTF-8 percent-encoded, query syntax kept."""
@@ -98,7 +142,8 @@ def common(conn, meta=None) -> dict:
     """What every page's layout shows: the titles, the dataset version (and its release, when the build records one), the licence."""
     f = facts(conn)
     return {"title_zh": TITLE_ZH, "title_en": TITLE_EN, "version": get_snapshot().version,
-            "release": f["release"], "meta": f["meta"], "creators": f["creators"], "licence": LICENCE, "sources": f["sources"]}
+            "release": f["release"], "meta": f["meta"], "creators": f["creators"], "licence": LICENCE, "sources": f["sources"],
+            "canonical": urls.self_link(), "ignored_hints": ignored_hints()}
 
 
 def labels(conn) -> dict:
