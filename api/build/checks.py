@@ -22,6 +22,7 @@ class RecordChecker:
         self.region_names = {r["code"]: [n for n in (r["name_zh"], zh_short(r["name_zh"])) if n] for r in ref.regions}
         self.successor = {a["code"]: a["successor_code"] for a in ref.aliases}
         self.seeds = ref.seeds
+        self.glossary = [{**g, "avoid": [re.compile(p, re.I) for p in g["avoid"]]} for g in ref.glossary]
         self.problems = problems
         self.schema = InitiativeSchema()
 
@@ -61,9 +62,12 @@ class RecordChecker:
         def values():   # the figures' values, wanted only for a number that no quote writes as it is
             return {format(parse_figure(m["figure_text"])[0].normalize(), "f") for m in rec["metrics"] if _FIGURE.match(m["figure_text"])}
         numbers = quoted_numbers(quotes)   # once for the record, not once for each text
+        terms = [g for g in self.glossary if g["zh"] in quotes or g["zh"] in rec["name_zh"]]
         for fld in ("summary_zh", "summary_en"):
-            for line in unquoted_claims(rec[fld], quotes, zh=fld.endswith("_zh"), figures=values, numbers=numbers):
+            text = rec[fld] if fld == "summary_zh" else _without_titles(rec[fld], terms)
+            for line in unquoted_claims(text, quotes, zh=fld.endswith("_zh"), figures=values, numbers=numbers):
                 out.append(f"{prefix}: {fld}: {line}")
+        out.extend(f"{prefix}: {line}" for line in glossary_faults(rec, terms))
         if "place_zh" in rec:
             out.extend(f"{prefix}: place_zh: {line}" for line in unquoted_claims(rec["place_zh"], quotes, zh=True, numbers=numbers))
         for i, org in enumerate(rec["organisations"]):
@@ -73,6 +77,14 @@ class RecordChecker:
             for text in (person["name_zh"], *(r["zh"] for r in person["roles"])):
                 if text not in quotes:
                     out.append(f"{prefix}: people[{i}]: {text!r} is in none of the record's quotes")
+        for i, ev in enumerate(rec["evidence"]):
+            for who in speakers(ev["quote"]):
+                names = [p["name_zh"] for p in rec["people"] if p["name_zh"] in who]
+                if who not in rec["summary_zh"] and not any(n in rec["summary_zh"] for n in names):
+                    out.append(f"{prefix}: summary_zh: evidence[{i}] is reported speech ({who}): the summary says who says it")
+                for p in rec["people"]:
+                    if p["name_zh"] in who and p["name_en"] not in rec["summary_en"]:
+                        out.append(f"{prefix}: summary_en: evidence[{i}] is reported speech ({who}): the summary names {p['name_en']}")
         says_others = "等地" in quotes
         if says_others == rec["regions_complete"]:
             out.append(f"{prefix}: regions_complete: " + (
@@ -94,10 +106,54 @@ class RecordChecker:
 
 
 # A Chinese summary is written from the quotes: every two adjacent Chinese characters in it are in one of
-# the record's quotes, unless one of them is one of these function characters that join quoted phrases.
-JOINERS = frozenset("的和与及并在为是了其对由向从于以等将把让使而也又或均各该此")
+# the record's quotes, unless one of them is one of these function characters that join quoted phrases. No verb
+# is one: 让 and 使 (make, let) add a cause, 将 and 把 (take, put) an action, that the quotes may not have.
+JOINERS = frozenset("的和与及并在为是了其对由向从于以等而也又或均各该此")
+# Reported speech in a quote: 'X说' after the words quoted, or 'X介绍,' / 'X表示,' before them. X is who says it.
+_SPEAKER = (re.compile(r"[”」]([^,。;:“”「」]{1,30}?)(?:说|表示|介绍)[。]?$"),
+            re.compile(r"^([^,。;:“”「」]{1,30}?)(?:介绍|表示|说)[,:]"))
+
+
+def speakers(quote: str) -> list[str]:
+    """Who a quote says is speaking (驿站负责人介绍, … 成都外卖小哥刘强说), as the quote names them."""
+    return [m[1] for pattern in _SPEAKER if (m := pattern.search(quote))]
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+_BARE_THOUSANDS = re.compile(r"(?<![\d.,])\d{4,}(?![\d,]|\.\d)")
+
+
+def _without_titles(text: str, terms: list[dict]) -> str:
+    """text without the official English titles of the glossary (their numbers are the title's, not claims)."""
+    for g in terms:
+        if g["official"]:
+            text = re.sub(re.escape(g["en"]), " ", text, flags=re.I)
+    return text
+
+
+def glossary_faults(rec: dict, terms: list[dict]) -> list[str]:
+    """The English of the record against data/glossary.yaml (terms: the entries whose Chinese its quotes or its
+    name use): one English for each Chinese term, no English the glossary refuses, thousands with a separator."""
+    out = []
+    for zh, en in (("name_zh", "name_en"), ("summary_zh", "summary_en")):
+        plain = _plain(rec[en])
+        for g in terms:
+            if g["zh"] in rec[zh] and _plain(g["en"]) not in plain:
+                out.append(f"{en}: {g['zh']} is “{g['en']}” in English (data/glossary.yaml)")
+    for en in ("name_en", "summary_en"):
+        for g in terms:
+            for pattern in g["avoid"]:
+                if m := pattern.search(rec[en]):
+                    out.append(f"{en}: “{m[0]}” for {g['zh']}: data/glossary.yaml has “{g['en']}”")
+        for n in _BARE_THOUSANDS.findall(_without_titles(rec[en], terms)):
+            if not (len(n) == 4 and 1900 <= int(n) <= 2100):   # a year is written without a separator
+                out.append(f"{en}: {n}: write thousands with a separator ({int(n):,})")
+    return out
+
+
+def _plain(text: str) -> str:
+    return text.replace("’", "'").casefold()
 
 
 def quoted_numbers(quotes: str) -> set[str]:

@@ -14,7 +14,7 @@ import yaml
 from marshmallow import Schema, ValidationError
 
 from .checks import check_span
-from .rules import AliasRowSchema, KindSchema, RegionRowSchema, SourceSchema, ThemeSchema, flatten
+from .rules import AliasRowSchema, GlossarySchema, KindSchema, RegionRowSchema, SourceSchema, ThemeSchema, flatten
 
 SCAN_BLOCK = 1 << 24            # bytes of a JSON Lines file read at a time while planning
 _ID = re.compile(rb'"id"\s*:\s*"([^"\\]*)"')
@@ -39,6 +39,7 @@ class Dataset:
     themes: list[dict]
     regions: list[dict]
     aliases: list[dict]
+    glossary: list[dict] = field(default_factory=list)   # data/glossary.yaml: one English for each Chinese term
     initiatives: list[dict] = field(default_factory=list)
     datapackage: str = ""
     tiles: str = ""   # data/province-tiles.json as it is: the map's layout, served whole
@@ -126,6 +127,18 @@ def load_vocabularies(root: Path, seeds: dict[str, str], problems: list[str]) ->
     return kinds, themes
 
 
+def load_glossary(root: Path, problems: list[str]) -> list[dict]:
+    """data/glossary.yaml: each Chinese term once, with its English."""
+    rel = "data/glossary.yaml"
+    raw = read_yaml(root / rel, problems)
+    if not isinstance(raw, list):
+        if raw is not None:
+            problems.append(f"{rel}: must be a YAML list")
+        return []
+    labelled = ((item.get("zh", f"#{i}") if isinstance(item, dict) else f"#{i}", item) for i, item in enumerate(raw))
+    return _load_each(labelled, GlossarySchema(), problems, rel, "zh")
+
+
 def load_gazetteer(root: Path, problems: list[str]) -> tuple[list[dict], list[dict]]:
     """data/regions.csv and data/region_aliases.csv: (regions, aliases).
 
@@ -201,7 +214,8 @@ def load_reference(root: Path, problems: list[str]) -> Dataset:
     sources, seeds = load_sources(root, problems)
     kinds, themes = load_vocabularies(root, seeds, problems)
     regions, aliases = load_gazetteer(root, problems)
-    return Dataset(sources, seeds, kinds, themes, regions, aliases, datapackage=load_datapackage(root, problems),
+    return Dataset(sources, seeds, kinds, themes, regions, aliases, glossary=load_glossary(root, problems),
+                   datapackage=load_datapackage(root, problems),
                    tiles=load_tiles(root, {r["code"] for r in regions}, problems))
 
 

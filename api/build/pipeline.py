@@ -186,7 +186,8 @@ class Packer:
         init.append((
             n, rid, rec["evidence"][0]["source"], rec["name_zh"], rec["name_en"], rec["kind"], rec["theme"], rec["scope"],
             rec["year"], year_key, rec["year_basis"], rec.get("date"), rec.get("date_note_zh"), rec.get("date_note_en"),
-            rec.get("place_zh"), rec.get("place_en"), rec["summary_zh"], rec["summary_en"], _dumps(rec["organisations"]),
+            rec.get("place_zh"), rec.get("place_en"), rec["summary_zh"], rec["summary_en"], rec.get("note_zh"), rec.get("note_en"),
+            _dumps(rec["organisations"]),
             _dumps(rec["people"]), texts[4],
             _JSON_DATES(rec["outside_facts"]) if rec["outside_facts"] else "[]",
             ";".join(rec["regions"]) or None, int(rec["regions_complete"]), ";".join(rec["former_ids"]) or None,

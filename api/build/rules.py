@@ -128,6 +128,23 @@ class _Span(_Strict):
     end = _offset(1)
 
 
+class GlossarySchema(_Strict):
+    """A term of data/glossary.yaml: the Chinese, its one English, whether that is an official title, English refused for it."""
+
+    zh = _text()
+    en = _text()
+    official = StrictBoolean(load_default=False)   # the numbers in an official title need not be in a quote
+    avoid = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
+
+    @validates_schema
+    def _patterns(self, data, **kwargs):
+        for i, pattern in enumerate(data["avoid"]):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValidationError({"avoid": {i: [f"not a regular expression: {exc}"]}}) from None
+
+
 class ThemeSchema(_Named, _Span):
     """A theme: named, and its heading a stretch of the article."""
 
@@ -215,6 +232,9 @@ class InitiativeSchema(_Named):
     date_note_en = fields.String(validate=validate.Length(min=1))
     summary_zh = _text()
     summary_en = _text()
+    # Ours, not the article's: a gloss from outside it, or that the summary rests on a sentence other records share.
+    note_zh = fields.String(validate=validate.Length(min=1))
+    note_en = fields.String(validate=validate.Length(min=1))
     organisations = fields.List(fields.Nested(OrganisationSchema), required=True)
     people = fields.List(fields.Nested(PersonSchema), load_default=list)
     outside_facts = fields.List(fields.Nested(OutsideFactSchema), load_default=list)
@@ -235,6 +255,8 @@ class InitiativeSchema(_Named):
             errors["place_en" if "place_zh" in data else "place_zh"] = ["place needs both languages"]
         if ("date_note_zh" in data) != ("date_note_en" in data):
             errors["date_note_en"] = ["date note needs both languages"]
+        if ("note_zh" in data) != ("note_en" in data):
+            errors["note_en"] = ["note needs both languages"]
         if (data["year"] is None) != (data["year_basis"] == YEAR_BASIS_UNKNOWN):
             errors["year_basis"] = ["is 'unknown' exactly when year is null"]
         if "date" in data and data["year"] is not None and not data["date"].startswith(str(data["year"])):
@@ -273,6 +295,19 @@ _KEYS = {name: frozenset(schema._declared_fields) for name, schema in (
     ("organisation", OrganisationSchema), ("person", PersonSchema), ("role", RoleSchema))}
 _RECORD_BASES = frozenset(RECORD_YEAR_BASES)
 _OPTIONAL_TEXT = ("place_zh", "place_en")
+_DATE_NOTES = ("date_note_zh", "date_note_en")
+_NOTES = ("note_zh", "note_en")
+
+
+def _optional_texts(raw: dict, rec: dict, keys) -> bool:
+    """Copy those of keys that raw has into rec; False when one is not a non-empty string."""
+    for key in keys:
+        if key in raw:
+            value = raw[key]
+            if type(value) is not str or not value:
+                return False
+            rec[key] = value
+    return True
 _INF = (float("inf"), float("-inf"))
 
 
@@ -381,31 +416,25 @@ def fast_load(raw) -> dict | None:
         return None
     rec = {"id": rid, "name_zh": name_zh, "name_en": name_en, "kind": kind, "theme": theme, "scope": scope,
            "regions": list(regions), "regions_complete": complete}
-    if "place_zh" in raw or "place_en" in raw:
-        for key in _OPTIONAL_TEXT:
-            if key in raw:
-                value = raw[key]
-                if type(value) is not str or not value:
-                    return None
-                rec[key] = value
+    if not _optional_texts(raw, rec, _OPTIONAL_TEXT):
+        return None
     rec["year"], rec["year_basis"] = year, basis
     if "date" in raw:
         date = raw["date"]
         if type(date) is not str or not _DATE_RE.match(date):
             return None
         rec["date"] = date
-    if "date_note_zh" in raw or "date_note_en" in raw:
-        for key in ("date_note_zh", "date_note_en"):
-            if key in raw:
-                value = raw[key]
-                if type(value) is not str or not value:
-                    return None
-                rec[key] = value
-    rec["summary_zh"], rec["summary_en"], rec["organisations"], rec["people"] = summary_zh, summary_en, organisations, people
+    if not _optional_texts(raw, rec, _DATE_NOTES):
+        return None
+    rec["summary_zh"], rec["summary_en"] = summary_zh, summary_en
+    if not _optional_texts(raw, rec, _NOTES):
+        return None
+    rec["organisations"], rec["people"] = organisations, people
     rec["outside_facts"], rec["former_ids"], rec["metrics"], rec["evidence"] = [], former, metrics, evidence
     # InitiativeSchema._consistent: any rule it would refuse leaves the record to the schema, for its message.
     if ((scope == "national") == bool(regions) or len(set(regions)) != len(regions)
             or ("place_zh" in rec) != ("place_en" in rec) or ("date_note_zh" in rec) != ("date_note_en" in rec)
+            or ("note_zh" in rec) != ("note_en" in rec)
             or (year is None) != (basis == YEAR_BASIS_UNKNOWN) or basis == YEAR_BASIS_CITED
             or ("date" in rec and year is not None and not rec["date"].startswith(str(year)))
             or (basis == YEAR_BASIS_STATED and year is not None and not any(f"{year}年" in e["quote"] for e in evidence))

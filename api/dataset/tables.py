@@ -39,7 +39,7 @@ LAYOUT: dict[str, Table] = {
     "initiatives": Table({"n": int, "id": str, "source_id": str, "name_zh": str, "name_en": str, "kind": str,
                           "theme": str, "scope": str, "year": int, "year_key": int, "year_basis": str, "date": str,
                           "date_note_zh": str, "date_note_en": str, "place_zh": str, "place_en": str, "summary_zh": str,
-                          "summary_en": str, "organisations": str, "people": str, "people_text": str,
+                          "summary_en": str, "note_zh": str, "note_en": str, "organisations": str, "people": str, "people_text": str,
                           "outside_facts": str, "region_codes": str, "regions_complete": int, "former_ids": str,
                           "metric_count": int, PIECES_COLUMN: str}, "n",
                          frozenset({"id", "source_id", "name_zh", "name_en", "kind", "theme", "scope", "year_basis"}),
@@ -110,13 +110,15 @@ TABLE_DOCS: dict[str, tuple[str, str, dict[str, str]]] = {
         "name_zh": "Name in Chinese", "name_en": "Name in English",
         "kind": "Kind of initiative (kinds.id)", "theme": "The article section it appears under (themes.id)",
         "scope": "national or local",
-        "year": "Year of the initiative; empty when the article cannot date it",
-        "year_basis": "How the year is known: stated (the article gives it), reported (reported for 2025), "
-                      "cited (an outside source gives it: see outside_facts), unknown",
+        "year": "The year of the act (stated, cited) or the year the article reports on (reported); empty when nothing dates it",
+        "year_basis": "What the year is and how it is known: stated (the act's year, the article gives it), cited (the act's "
+                      "year, an outside source gives it: see outside_facts), reported (the year the article reports on, 2025), unknown",
         "date": "Date as precise as the article gives it: YYYY, YYYY-MM or YYYY-MM-DD",
         "date_note_zh": "Note on the date, Chinese", "date_note_en": "Note on the date, English",
         "place_zh": "Place in Chinese, for what codes cannot express", "place_en": "Place in English",
         "summary_zh": "Summary in Chinese, written from the article", "summary_en": "Summary in English",
+        "note_zh": "Our note, not the article's (a gloss from outside it, or a sentence other records share), Chinese",
+        "note_en": "Our note, not the article's (a gloss from outside it, or a sentence other records share), English",
         "organisations": "Organisations involved, a JSON array of {name_zh, name_en}",
         "region_codes": f"GB/T 2260 codes of its regions, in the record's order; {LIST}",
         "regions_complete": "false when the article says 等地 (and other places): the regions are examples, not every place",
@@ -222,7 +224,7 @@ class PublicTable:
 PUBLIC_TABLES = {t.table: t for t in [
     PublicTable("initiatives", ("id", "source_id", "name_zh", "name_en", "kind", "theme", "scope", "year", "year_basis",
                                 "date", "date_note_zh", "date_note_en", "place_zh", "place_en", "summary_zh", "summary_en",
-                                "organisations", "region_codes", "regions_complete", "former_ids", "metric_count"), "n", ("id",),
+                                "note_zh", "note_en", "organisations", "region_codes", "regions_complete", "former_ids", "metric_count"), "n", ("id",),
                 "举措（数据表）", "Initiatives, one row each: table initiatives of socialwork.db",
                 # /api/v1/initiatives?format=csv (initiatives.csv) joins in region names: another shape, another name
                 "initiatives-table.csv"),

@@ -46,8 +46,8 @@ def years(column: str, lo: int | None, hi: int | None) -> list[Cond]:
     if lo is not None and lo == hi:
         return [Cond(f"{column} = :year", {"year": lo})]
     out = []
-    if lo is not None:
-        out.append(Cond(f"{column} >= :year_from", {"year_from": lo}))
+    if lo is not None or hi is not None:   # from 1: a year_key of 0 is a record with no year, which ..2024 leaves out
+        out.append(Cond(f"{column} >= :year_from", {"year_from": 1 if lo is None else lo}))
     if hi is not None:
         out.append(Cond(f"{column} <= :year_to", {"year_to": hi}))
     return out

@@ -100,7 +100,9 @@ def parts_of(tables: ListTables, f: Filter) -> list[Part] | None:
     """The parts of a filter; [] when it matches nothing, None when the list tables cannot plan it."""
     if f.terms or f.initiatives or f.units:
         return None
-    codes = {"year_key": [y for y in tables.years if (f.year_from is None or y >= f.year_from)
+    # year_key 0 is a record with no year, which no year filter matches (an open end included: ..2024).
+    dated = f.year_from is not None or f.year_to is not None
+    codes = {"year_key": [y for y in tables.years if not (dated and y == 0) and (f.year_from is None or y >= f.year_from)
                           and (f.year_to is None or y <= f.year_to)]}
     for facet, chosen in (("kind", f.kinds), ("theme", f.themes), ("scope", f.scopes)):
         values = tables.values[facet]
@@ -218,8 +220,8 @@ def _run(conn, sql: str, conds: list[Cond], extra: dict) -> list:
 
 def _year_range(part: Part) -> Cond:
     lo, hi = part.years
-    return Cond("a.year_key BETWEEN :year_from AND :year_to",
-                {"year_from": -1 if lo is None else lo, "year_to": (1 << 40) if hi is None else hi})
+    low = lo if lo is not None else -1 if hi is None else 1   # ..2024 leaves out year_key 0, the records with no year
+    return Cond("a.year_key BETWEEN :year_from AND :year_to", {"year_from": low, "year_to": (1 << 40) if hi is None else hi})
 
 
 def small_rows(conn, tables: ListTables, part: Part, keys: Keys, limit: int) -> list:

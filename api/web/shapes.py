@@ -74,7 +74,7 @@ def initiative_brief(row, regions: list, terms: list[str] | None = None) -> dict
         "id": row["id"], "name_zh": row["name_zh"], "name_en": row["name_en"],
         "kind": row["kind"], "theme": row["theme"], "scope": row["scope"], **_year(row),
         "regions": [region_brief(r) for r in regions], "regions_complete": bool(row["regions_complete"]), "place": _place(row),
-        "summary_zh": row["summary_zh"], "summary_en": row["summary_en"],
+        "summary_zh": row["summary_zh"], "summary_en": row["summary_en"], "note_zh": row["note_zh"], "note_en": row["note_en"],
         "organisations": query.loads_json(row["organisations"]), "people": query.loads_json(row["people"]),
         "outside_facts": query.loads_json(row["outside_facts"]), "metric_count": row["metric_count"],
         "source": row["source_id"], "former_ids": joined_list(row["former_ids"]),

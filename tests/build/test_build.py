@@ -139,6 +139,25 @@ BROKEN = [
          {"source": "xinhua-2026-01-25-social-work", "quote": "近年来,志愿服务工作协调机制不断健全", "start": 3197, "end": 3213}]),
      f"{AT}: year_basis: 'reported' but a quote says 近年来 ('in recent years'), which does not date it to the year the article "
      "reports on: write year: null, year_basis: unknown and say so in date_note"),
+    ("reported speech with no speaker in the summary",
+     lambda r: r.update(evidence=r["evidence"] + [{"source": "xinhua-2026-01-25-social-work", "start": 1569, "end": 1615,
+                                                   "quote": "“驿站还会不定期组织公益理发,电瓶车检修活动,非常贴心,帮了我们不少忙。”成都外卖小哥刘强说"}]),
+     f"{AT}: summary_zh: evidence[2] is reported speech (成都外卖小哥刘强): the summary says who says it"),
+    ("reported speech with the person unnamed in English",
+     lambda r: r.update(summary_zh="成都外卖小哥刘强说", people=[{"name_zh": "刘强", "name_en": "Liu Qiang", "roles": [{"zh": "成都外卖小哥", "en": "rider"}]}],
+                        evidence=r["evidence"] + [{"source": "xinhua-2026-01-25-social-work", "start": 1569, "end": 1615,
+                                                   "quote": "“驿站还会不定期组织公益理发,电瓶车检修活动,非常贴心,帮了我们不少忙。”成都外卖小哥刘强说"}]),
+     f"{AT}: summary_en: evidence[2] is reported speech (成都外卖小哥刘强): the summary names Liu Qiang"),
+    ("a cause no quote says (让)", lambda r: r.update(summary_zh="北京让接诉即办渠道更加顺畅"),
+     f"{AT}: summary_zh: 京让接: in none of the record's quotes (say only what the quotes say)"),
+    ("English other than the glossary's", lambda r: r.update(name_en="Beijing 12345 hotline: immediate response to public complaints"),
+     f"{AT}: name_en: 接诉即办 is “Swift Response to Public Complaints” in English (data/glossary.yaml)"),
+    ("English the glossary refuses", lambda r: r.update(summary_en=r["summary_en"] + " It handles complaints on receipt."),
+     f"{AT}: summary_en: “on receipt” for 接诉即办: data/glossary.yaml has “Swift Response to Public Complaints”"),
+    ("thousands without a separator", lambda r: r.update(summary_en=r["summary_en"].replace("25,802,000", "25802000")),
+     f"{AT}: summary_en: 25802000: write thousands with a separator (25,802,000)"),
+    ("a glossary pattern that is no regular expression", lambda g: g[0].update(avoid=["("]),
+     "data/glossary.yaml: 接诉即办: avoid[0]: not a regular expression: missing ), unterminated subpattern at position 0", "glossary.yaml"),
     ("cited year with no source", lambda r: r.update(year_basis="cited"), f"{AT}: year_basis: 'cited' but no outside_facts date falls in 2025"),
     ("outside date not a date", lambda r: r.update(outside_facts=[_fact("adopted", "2025")]),
      f"{AT}: outside_facts[0].value: must be a date YYYY-MM-DD for fact 'adopted'"),
@@ -206,7 +225,7 @@ def test_the_cli_reports_counts_and_refuses_bad_data(project, tmp_path):
     ok = subprocess.run([sys.executable, "-m", "api.build", "--data", str(project), "--db", str(target)],
                         capture_output=True, text=True, cwd=ROOT)
     assert ok.returncode == 0, ok.stderr
-    for word in ('"initiatives": 45', '"events": 2', '"people": 4', '"metrics": 9', '"quotes": 61', '"outside_facts": 4',
+    for word in ('"initiatives": 45', '"events": 2', '"people": 4', '"metrics": 9', '"quotes": 62', '"outside_facts": 4',
                  '"regions": 3211', '"version"'):
         assert word in ok.stdout
     before = target.read_bytes()

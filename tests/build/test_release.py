@@ -1,4 +1,4 @@
-"""Release 1.1.0: the semantic version and its computed changelog, renamed ids that redirect, people, outside facts,
+"""Release 1.2.0 (and what 1.1.0 brought, which stays): the semantic version and its computed changelog, renamed ids that redirect, people, outside facts,
 stock and flow figures, "and other places", and a region's records together with the national ones."""
 from __future__ import annotations
 
@@ -14,31 +14,29 @@ from api.build import DataError, InitiativeSchema, build, checked_records, relea
 
 ROOT = Path(__file__).resolve().parents[2]
 RELEASE = yaml.safe_load((ROOT / "data" / "release.yaml").read_text(encoding="utf-8"))
-RENAMED = {"villagers-committees-organic-law-revision": "villagers-committees-organic-law-amendment",
-           "industry-associations-illegal-fees-rectification": "industry-associations-improper-charges-rectification",
-           "volunteer-project-neighbourhood-watch": "volunteer-project-neighbours-looking-out"}
+PREVIOUS = RELEASE["previous"]
 
 
 # ---------------------------------------------------------------- the release as the build computes it
 
-def test_this_release_is_1_1_0_a_minor_release_over_1_0_0(built_db):
+def test_this_release_is_1_2_0_a_minor_release_over_1_1_0(built_db):
     import sqlite3
     meta = dict(sqlite3.connect(built_db).execute("SELECT key, value FROM meta").fetchall())
     summary = json.loads(meta["release"])
-    assert (summary["version"], summary["previous"], summary["level"]) == ("1.1.0", "1.0.0", "minor")
+    assert (summary["version"], summary["previous"], summary["level"]) == ("1.2.0", "1.1.0", "minor")
     assert summary["fields_removed"] == [] and summary["fields_retyped"] == []
-    assert {"people", "outside_facts", "regions_complete", "former_ids", "metrics[].measure"} <= set(summary["fields_added"])
+    assert summary["fields_added"] == ["note_en", "note_zh"]
 
 
 def test_the_changelog_lists_every_record_that_differs_from_the_previous_manifest(built_db):
     import sqlite3
     conn = sqlite3.connect(built_db)
     rows = conn.execute("SELECT change, initiative_id, previous_id, fields, reason FROM changelog ORDER BY ord").fetchall()
-    before = json.loads((ROOT / "data" / "releases" / "1.0.0.json").read_text(encoding="utf-8"))["records"]
+    before = json.loads((ROOT / "data" / "releases" / f"{PREVIOUS}.json").read_text(encoding="utf-8"))["records"]
     now = {r[0] for r in conn.execute("SELECT id FROM initiatives")}
     added = {r[1] for r in rows if r[0] == "added"}
-    assert added == now - set(before) - set(RENAMED.values())
-    assert {(r[2], r[1]) for r in rows if r[0] == "renamed"} == set(RENAMED.items())
+    assert added == now - set(before) == set()
+    assert [r for r in rows if r[0] == "renamed"] == []
     assert [r for r in rows if r[0] == "removed"] == []
     assert all(r[4] for r in rows), "every change has its reason"
     # A record the release did not touch is not listed: the changelog is computed, not a copy of the ids.
@@ -73,7 +71,7 @@ def test_the_data_package_states_the_release_s_version(project, tmp_path):
     package = project / "data" / "datapackage.json"
     package.write_text(json.dumps({**json.loads(package.read_text(encoding="utf-8")), "version": "1.0.0"}), encoding="utf-8")
     assert _problems(project, tmp_path) == [
-        "data/datapackage.json: version: '1.0.0' is not this release's (1.1.0, data/release.yaml)"]
+        "data/datapackage.json: version: '1.0.0' is not this release's (1.2.0, data/release.yaml)"]
 
 
 def _problems(project: Path, tmp_path: Path) -> list[str]:
@@ -84,16 +82,16 @@ def _problems(project: Path, tmp_path: Path) -> list[str]:
 
 
 def test_a_version_that_does_not_match_the_changes_is_refused(project, tmp_path):
-    _release_yaml(project, version="1.0.1")
+    _release_yaml(project, version="1.1.1")
     assert _problems(project, tmp_path) == [
-        "data/release.yaml: version: 1.0.1, but the changes since 1.0.0 make it 1.1.0 (MINOR: records or fields added)"]
+        "data/release.yaml: version: 1.1.1, but the changes since 1.1.0 make it 1.2.0 (MINOR: records or fields added)"]
 
 
 def test_a_removed_record_makes_a_major_release_and_needs_its_reason(project, tmp_path):
-    (project / "data" / "initiatives" / "village-community-work-access-system.yaml").unlink()  # untouched by 1.1.0
+    (project / "data" / "initiatives" / "township-duties-lists.yaml").unlink()  # untouched by 1.2.0
     problems = _problems(project, tmp_path)
-    assert "data/release.yaml: reasons: village-community-work-access-system was removed since 1.0.0 (the whole record) and needs a one-line reason" in problems
-    assert "data/release.yaml: version: 1.1.0, but the changes since 1.0.0 make it 2.0.0 (MAJOR: a field removed or retyped, or a record removed with no redirect)" in problems
+    assert "data/release.yaml: reasons: township-duties-lists was removed since 1.1.0 (the whole record) and needs a one-line reason" in problems
+    assert "data/release.yaml: version: 1.2.0, but the changes since 1.1.0 make it 2.0.0 (MAJOR: a field removed or retyped, or a record removed with no redirect)" in problems
 
 
 def test_a_reason_for_a_record_that_did_not_change_is_refused(project, tmp_path):
@@ -103,17 +101,17 @@ def test_a_reason_for_a_record_that_did_not_change_is_refused(project, tmp_path)
 
 
 def test_a_changed_record_without_a_reason_is_refused(project, tmp_path):
-    reasons = [{**e, "ids": [i for i in e["ids"] if i != "beijing-12345-hotline"]} for e in RELEASE["reasons"]]
+    reasons = [{**e, "ids": [i for i in e["ids"] if i != "fujian-riders-as-grid-workers"]} for e in RELEASE["reasons"]]
     _release_yaml(project, reasons=[e for e in reasons if e["ids"]])
     problems = _problems(project, tmp_path)
     assert len(problems) == 1 and problems[0].startswith(
-        "data/release.yaml: reasons: beijing-12345-hotline was changed since 1.0.0 ("), problems
+        "data/release.yaml: reasons: fujian-riders-as-grid-workers was changed since 1.1.0 ("), problems
 
 
 def test_a_missing_previous_manifest_is_named(project, tmp_path):
-    (project / "data" / "releases" / "1.0.0.json").unlink()
+    (project / "data" / "releases" / "1.1.0.json").unlink()
     problems = _problems(project, tmp_path)
-    assert problems[0].startswith("data/release.yaml: previous: the manifest of 1.0.0 (data/releases/1.0.0.json) cannot be read"), problems
+    assert problems[0].startswith("data/release.yaml: previous: the manifest of 1.1.0 (data/releases/1.1.0.json) cannot be read"), problems
 
 
 def test_a_first_release_lists_every_record_as_added(project, tmp_path):
@@ -148,11 +146,12 @@ def test_the_changelog_is_served_with_the_release(client):
     r = client.get("/api/v1/changelog")
     assert r.status_code == 200
     body = r.get_json()
-    assert body["meta"]["release"]["version"] == "1.1.0"
+    assert body["meta"]["release"]["version"] == "1.2.0"
     assert body["meta"]["total"] == len(body["data"])
-    renamed = next(e for e in body["data"] if e["initiative_id"] == "villagers-committees-organic-law-amendment")
-    assert (renamed["change"], renamed["previous_id"]) == ("renamed", "villagers-committees-organic-law-revision")
-    assert renamed["url"] == "http://localhost/api/v1/initiatives/villagers-committees-organic-law-amendment"
+    changed = next(e for e in body["data"] if e["initiative_id"] == "nantong-textile-association-industry-platform")
+    assert (changed["change"], changed["previous_id"]) == ("changed", "nantong-textile-association-industry-platform")
+    assert changed["fields"] == ["date_note_en", "date_note_zh", "year_basis"]
+    assert changed["url"] == "http://localhost/api/v1/initiatives/nantong-textile-association-industry-platform"
     assert client.get("/api/v1").get_json()["release"] == body["meta"]["release"]
 
 
@@ -179,11 +178,14 @@ def test_a_former_id_redirects_permanently_keeping_the_query(client):
 def test_the_laws_dates_are_outside_facts_with_their_source_not_the_article_s(client):
     for rid in ("villagers-committees-organic-law-amendment", "urban-residents-committees-organic-law-revision"):
         body = client.get(f"/api/v1/initiatives/{rid}").get_json()
-        assert (body["year"], body["year_basis"], body["date"]) == (2025, "cited", None)
+        # The year of what the article reports, the entry into force (施行), from the cited source.
+        assert (body["year"], body["year_basis"], body["date"]) == (2026, "cited", None)
         assert {(f["fact"], f["value"]) for f in body["outside_facts"]} == {("adopted", "2025-10-28"), ("in-force", "2026-01-01")}
         assert all(f["source"]["url"].startswith("http") and f["source"]["relied_on"] for f in body["outside_facts"])
         assert "2025" not in body["summary_en"] and "came into force" not in body["summary_en"]
-    assert "Amended" in client.get("/api/v1/initiatives/villagers-committees-organic-law-amendment").get_json()["name_en"]
+        # The article says 新修改的 of both: revised (修订) and amended (修正) are the outside facts'.
+        assert body["name_en"].startswith("Newly amended Organic Law") and "revised" not in body["summary_en"]
+        assert body["note_en"].startswith("This record shares its one sentence of the article")
 
 
 def test_people_are_on_their_record_and_found_by_q(client):
@@ -238,8 +240,8 @@ def test_the_landing_page_lists_the_release_s_changelog(client):
     rows = re.findall(r'<tr data-change="(\w+)"><td>(?:<a href="/initiatives/([a-z0-9-]+)">)?', body)
     assert [change for change, _ in rows] == [c["change"] for c in changes]
     assert [rid for _, rid in rows] == [c["initiative_id"] for c in changes]
-    assert "What changed in release 1.1.0" in body and 'href="/api/v1/changelog"' in body
-    assert "new fields: former_ids, metrics[].measure, outside_facts, people, regions_complete." in body
+    assert "What changed in release 1.2.0" in body and 'href="/api/v1/changelog"' in body
+    assert "new fields: note_en, note_zh." in body
 
 
 def test_the_current_release_s_manifest_is_the_records_as_they_are():

@@ -204,8 +204,8 @@ def test_the_cross_record_faults_are_reported_in_input_order(project, tmp_path):
         "data/initiatives: beijing-12345-hotline: id is not unique",
         "data/initiatives: zhejiang-courier-academy: former_ids: beijing-12345-hotline is a current record's id",
         "data/initiatives: zhejiang-courier-academy: former_ids: old-name already redirects to zhejiang-courier-academy",
-        "data/release.yaml: reasons: beijing-12345-hotline was changed since 1.0.0 (evidence, metrics, summary_en, "
-        "summary_zh) and needs a one-line reason",
+        "data/release.yaml: reasons: beijing-12345-hotline was changed since 1.1.0 (name_en, summary_en) and needs a "
+        "one-line reason",
     ]
 
 

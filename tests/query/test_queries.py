@@ -125,7 +125,9 @@ class _Recording:
         return self.conn.execute(sql, params)
 
 
-CUBE = "SEARCH c USING PRIMARY KEY (anc=? AND year_key=? AND kind=?)"  # initiative_cell_counts: the cells a filter takes
+# initiative_cell_counts: the cells a filter takes. Since release 1.2.0 there are three year keys (no year, 2025, 2026),
+# and SQLite reads each year's range of the key and tests the kinds there, rather than one range per year and kind.
+CUBE = "SEARCH c USING PRIMARY KEY (anc=? AND year_key=?)"
 WALK_N = "SEARCH c USING COVERING INDEX initiative_cells_n (anc=?)"
 CELLS = ["SCAN x VIRTUAL TABLE INDEX 1:", "SEARCH c USING PRIMARY KEY (anc=? AND year_key=? AND kind=? AND theme=? AND scope=?)",
          "USE TEMP B-TREE FOR ORDER BY"]  # each cell's exact range, the page's rows sorted as they come

@@ -263,16 +263,16 @@ def test_a_record_page_holds_what_the_apis_record_holds(client, record_id):
 def test_the_cite_block_names_the_permanent_url_and_the_dataset_version(client):
     root = api(client, "/api/v1")
     version = f"{root['release']['version']} (build {root['version']})"  # the release, and the content hash it was built as
-    assert version.startswith("1.1.0 (build ")
+    assert version.startswith("1.2.0 (build ")
     page = doc(client, "/initiatives/beijing-12345-hotline")
     url = f"{BASE}/initiatives/beijing-12345-hotline"
     assert page.texts["cite-version"] == version
     assert page.texts["cite-text"] == (
-        f"socialwork-opendata maintainers. 12345热线接诉即办 (Beijing 12345 hotline: immediate response to public complaints). "
+        f"socialwork-opendata maintainers. 12345热线接诉即办 (Beijing 12345 hotline: Swift Response to Public Complaints). "
         f"中国社会工作举措开放数据(2025) / China social-work initiatives, open data (2025), version {version}. {url}")
     csl = json.loads(page.texts["cite-csl"])
     assert csl == [{"id": "beijing-12345-hotline", "type": "dataset",
-                    "title": "12345热线接诉即办 (Beijing 12345 hotline: immediate response to public complaints)",
+                    "title": "12345热线接诉即办 (Beijing 12345 hotline: Swift Response to Public Complaints)",
                     "container-title": "中国社会工作举措开放数据(2025) / China social-work initiatives, open data (2025)",
                     "version": version, "URL": url, "language": "zh-Hans",
                     "author": [{"literal": "socialwork-opendata maintainers"}],
@@ -340,7 +340,7 @@ def test_every_highlighted_span_links_to_a_record_that_quotes_it(client):
     evidence = {}
     for r in api(client, "/api/v1/initiatives?limit=200")["data"]:
         evidence[r["id"]] = api(client, f"/api/v1/initiatives/{r['id']}")["evidence"]
-    assert len(page.marks) == 53  # 61 quotes; a span several records quote is one mark with a link to each
+    assert len(page.marks) == 54  # 62 quotes; a span several records quote is one mark with a link to each
     for m in page.marks:
         start, end, rid = int(m["attrs"]["data-start"]), int(m["attrs"]["data-end"]), m["href"].removeprefix("/initiatives/")
         assert any(e["start"] <= start and end <= e["end"] for e in evidence[rid]), m
@@ -419,7 +419,7 @@ def test_the_landing_page_describes_the_dataset_in_schema_org(client):
     downloads = api(client, "/downloads/")["data"]
     assert (data["@context"], data["@type"]) == ("https://schema.org", "Dataset")
     assert (data["name"], data["alternateName"]) == (root["title_en"], root["title_zh"])
-    assert data["version"] == root["release"]["version"] == "1.1.0"
+    assert data["version"] == root["release"]["version"] == "1.2.0"
     assert data["license"] == "https://creativecommons.org/licenses/by/4.0/"
     assert data["creator"] == [{"@type": "Organization", "name": "socialwork-opendata maintainers"}]
     assert data["temporalCoverage"] == "2025-01-01/2025-12-31"
@@ -454,7 +454,7 @@ def test_the_dcat_catalogue_describes_the_dataset_and_each_download(client):
     assert objects(dataset, dct + "license") == ["<https://creativecommons.org/licenses/by/4.0/>"]
     assert objects(dataset, dct + "title") == ['"China social-work initiatives, open data (2025)"@en',
                                               '"中国社会工作举措开放数据(2025)"@zh-Hans']
-    assert objects(dataset, dcat + "version") == ['"1.1.0"']
+    assert objects(dataset, dcat + "version") == ['"1.2.0"']
     distributions = objects(dataset, dcat + "distribution")
     downloads = api(client, "/downloads/")["data"]
     assert [objects(d, dcat + "downloadURL") for d in distributions] == [[f"<{d['url']}>"] for d in downloads]
