@@ -29,6 +29,9 @@ def initiative_list():
     if len(kept) != len([p for p in raw if p]):
         # An empty form field means "any": the selection's address is the one without it (and so the API's).
         return redirect(with_query(request.path, "&".join(kept)), 303)
+    if "include_national" in request.args and "region" not in request.args:
+        # The form's box without a region: every initiative, national ones included, is the list without it.
+        return redirect(with_query(request.path, query_without("include_national")), 303)
     conn = get_db()
     form = {k: ",".join(request.args.getlist(k)) for k in request.args}
     context = {**common(conn), **labels(conn), "form": form, "problem": None, "items": [], "page": None, "links": {},
@@ -43,7 +46,10 @@ def initiative_list():
     except Problem as problem:
         context["problem"] = problem_view(problem)
         return page_response(render_template("initiatives.html", **context), status=problem.status)
-    context.update(items=INITIATIVES.items(conn, page.rows, criteria), page=page, links=links,
+    national = 0
+    if criteria.include_national:  # how many of the selection apply everywhere: the facets' scope count
+        national = next((r["count"] for r in query.facets(conn, criteria)["scope"] if r["id"] == "national"), 0)
+    context.update(items=INITIATIVES.items(conn, page.rows, criteria), page=page, links=links, national_included=national,
                    regions=query.regions_by_codes(conn, criteria.regions) if criteria.regions else [])
     return page_response(render_template("initiatives.html", **context))
 

@@ -62,3 +62,29 @@ def test_the_api_keeps_refusing_what_it_does_not_take(client, url, kind):
     resp = get(client, url)
     assert (resp.status_code, resp.mimetype, resp.get_json()["type"].rsplit("/", 1)[-1]) == \
         (400, "application/problem+json", kind)
+
+
+# --- "Beijing including national measures" ------------------------------------------------------
+
+def test_the_list_form_asks_for_a_region_including_its_national_measures(client):
+    page = doc(client, "/initiatives?region=北京")
+    assert page.ids["f-national"]["type"] == "checkbox" and "checked" not in page.ids["f-national"]
+    assert page.texts["total"] == "1"
+    page = doc(client, "/initiatives?region=北京&include_national=true")
+    assert "checked" in page.ids["f-national"], "the box stays ticked, so the next filter keeps it"
+    assert (page.texts["total"], page.texts["national-count"]) == ("29", "28")
+
+
+def test_including_national_measures_survives_a_kind_and_marks_the_national_ones(client):
+    body = get(client, "/initiatives?region=北京&include_national=true&kind=law").get_data(as_text=True)
+    scopes = re.findall(r'<li class="record" data-id="([^"]+)" data-scope="([a-z]+)">', body)
+    assert scopes == [("urban-residents-committees-organic-law-revision", "national"),
+                      ("villagers-committees-organic-law-amendment", "national")]
+    assert body.count('class="badge national"') == 2
+    local = get(client, "/initiatives?region=北京&include_national=true&kind=hotline").get_data(as_text=True)
+    assert re.findall(r'data-scope="([a-z]+)"', local) == ["local"] and 'class="badge national"' not in local
+
+
+def test_the_box_without_a_region_leads_to_the_list_without_it(client):
+    resp = get(client, "/initiatives?include_national=true&kind=hotline")
+    assert (resp.status_code, resp.headers["Location"]) == (303, "/initiatives?kind=hotline")

@@ -94,3 +94,31 @@ def test_a_link_shared_in_wechat_opens_the_page_it_names(browser, server, tasks_
     walk.goto(server + f"/map?{WECHAT}")
     walk.goto(server + f"/sources/xinhua-2026-01-25-social-work?{WECHAT}")
     walk.done("shared-link", tasks_report)
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_beijing_including_national_measures_from_the_form(browser, server, tasks_report, size):
+    """The form: 北京, the box "including national measures", then a kind: the box stays, the national ones are marked."""
+    walk = Walk(browser, size)
+    walk.goto(server + "/initiatives")
+    page = walk.page
+    if size != "desktop":  # on a phone the filters are folded: open them
+        walk.steps += 1
+        page.click("details.filters-fold > summary")
+    walk.steps += 2
+    page.fill("#f-region", "北京")
+    page.check("#f-national")
+    walk.click("form.filters button[type=submit]")
+    assert parse_qs(urlsplit(page.url).query) == {"region": ["北京"], "include_national": ["true"]}
+    assert (page.inner_text("#total"), page.inner_text("#national-count")) == ("29", "28")
+    if size != "desktop":
+        walk.steps += 1
+        page.click("details.filters-fold > summary")
+    walk.steps += 1
+    page.select_option("#f-kind", "law")
+    walk.click("form.filters button[type=submit]")
+    assert parse_qs(urlsplit(page.url).query) == {"region": ["北京"], "include_national": ["true"], "kind": ["law"]}
+    assert page.is_checked("#f-national")
+    marked = page.eval_on_selector_all("li.record", "els => els.map(e => [e.dataset.id, !!e.querySelector('.badge.national')])")
+    assert marked == [["urban-residents-committees-organic-law-revision", True], ["villagers-committees-organic-law-amendment", True]]
+    walk.done("beijing-national", tasks_report)
