@@ -111,7 +111,11 @@ def _argument(param: dict) -> dict:
     return schema
 
 
-def tool_input(path: str, leave_out: tuple = ("format",), extra: dict | None = None, required: tuple = (),
+# The REST arguments that choose a representation (format=, a CSV's bom=): a tool's answer is JSON, so it takes neither.
+REST_ONLY = ("format", "bom")
+
+
+def tool_input(path: str, leave_out: tuple = REST_ONLY, extra: dict | None = None, required: tuple = (),
                widen: dict | None = None) -> dict:
     """The input schema of a tool that mirrors GET path: its query parameters but leave_out, then extra arguments;
     widen: argument -> another schema it may also be (year: an integer as well as "2025" or "2024..2025")."""

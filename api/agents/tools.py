@@ -56,8 +56,8 @@ class Tool:
 
 
 def without_format(schema_class):
-    """A REST argument schema without format=: a tool's answer is JSON."""
-    return schema_class(only=[f for f in schema_class().fields if f != "format"])
+    """A REST argument schema without the arguments that choose a representation (REST_ONLY): a tool's answer is JSON."""
+    return schema_class(only=[f for f in schema_class().fields if f not in schemas.REST_ONLY])
 
 
 def query_form(arguments: dict) -> MultiDict:

@@ -6,7 +6,7 @@ from flask import Blueprint
 from .. import query
 from ..dataset.about import LICENCE, TITLE_EN, TITLE_ZH
 from ..dataset.tables import PUBLIC_TABLES
-from ..web.args import FacetArgs, RootArgs, VocabularyArgs
+from ..web.args import FacetArgs, RootArgs, VocabularyArgs, wants_bom
 from ..web.db import get_db, get_snapshot
 from ..web.errors import DESCRIPTIONS, PROBLEM_BASE, TITLES, Problem
 from ..web.negotiation import representation
@@ -39,11 +39,12 @@ def root(args, fmt):
     })
 
 
-def _vocabulary(fmt, rows, table: str):
+def _vocabulary(args, fmt, rows, table: str):
     """A vocabulary as JSON or CSV, in the columns (and under the file name) of its download: one name, one shape."""
     columns = list(PUBLIC_TABLES[table].columns)
+    bom = wants_bom(args, fmt)
     if fmt == "csv":
-        return csv_response(columns, (dict(r) for r in rows), PUBLIC_TABLES[table].filename)
+        return csv_response(columns, (dict(r) for r in rows), PUBLIC_TABLES[table].filename, bom=bom)
     data = [{c: r[c] for c in columns} for r in rows]
     return envelope(data, {"self": self_link()}, total=len(data))
 
@@ -55,7 +56,7 @@ VOCABULARIES = {"kinds": ("List the kinds of initiative.", query.kinds), "themes
 
 def _vocabulary_route(table: str, summary: str, rows) -> None:
     def view(args, fmt):
-        return _vocabulary(fmt, rows(get_db()), table)
+        return _vocabulary(args, fmt, rows(get_db()), table)
 
     view.__doc__ = summary
     bp.add_url_rule(f"/{table}", table, representation(VOCAB_ARGS, "json", "csv")(view), methods=["GET"])
@@ -71,8 +72,9 @@ def changelog(args, fmt):
     """List what changed in each record since the previous release."""
     conn = get_db()
     rows = [changelog_entry(r) for r in query.changelog(conn)]
+    bom = wants_bom(args, fmt)
     if fmt == "csv":
-        return csv_response(CHANGELOG_CSV, rows, PUBLIC_TABLES["changelog"].filename)
+        return csv_response(CHANGELOG_CSV, rows, PUBLIC_TABLES["changelog"].filename, bom=bom)
     return envelope(rows, {"self": self_link()}, total=len(rows), release=query.release(conn))
 
 

@@ -11,7 +11,7 @@ from .. import query
 from ..dataset import vocabulary
 from ..dataset.names import name_key
 from ..dataset.vocabulary import LEVELS, SCOPES
-from .errors import Problem
+from .errors import Problem, invalid
 
 MAX_VALUE_LENGTH = 500
 MAX_LIST_ITEMS = 20
@@ -152,6 +152,20 @@ class _Args(Schema):
         unknown = RAISE
 
 
+class CsvArgs(_Args):
+    """What a route that serves CSV takes besides: bom, a UTF-8 byte order mark first (for Excel)."""
+
+    bom = ByteOrderMark(load_default=False)
+
+
+def wants_bom(args: dict, fmt: str, csv: bool | None = None) -> bool:
+    """Whether this CSV starts with a byte order mark; bom=1 with another format (csv: whether this answer is CSV,
+    fmt == "csv" when None) is a 400 naming it, not a silent no-op."""
+    if args.get("bom") and not (fmt == "csv" if csv is None else csv):
+        raise invalid("bom", "applies to CSV only: add format=csv, or use the .csv address")
+    return bool(args.get("bom"))
+
+
 class FilterArgs(_Args):
     region = CommaList(metadata={"description": "GB/T 2260 code or name"})
     year = YearRange()
@@ -167,12 +181,12 @@ class PageArgs(_Args):
     cursor = fields.String(validate=validate.Length(1, 1000, error="is not a cursor this API issued"))
 
 
-class InitiativeListArgs(FilterArgs, PageArgs):
+class InitiativeListArgs(FilterArgs, PageArgs, CsvArgs):
     sort = Sort(list(query.INITIATIVE_SORTS), load_default=lambda: [("id", "asc")])
     format = _format("json", "csv", "geojson")
 
 
-class MetricListArgs(FilterArgs, PageArgs):
+class MetricListArgs(FilterArgs, PageArgs, CsvArgs):
     initiative = CommaList(item_pattern=vocabulary.SLUG)
     unit = CommaList()
     sort = Sort(list(query.METRIC_SORTS), load_default=lambda: [("initiative", "asc")])
@@ -183,7 +197,7 @@ class FacetArgs(FilterArgs):
     format = _format("json")
 
 
-class RegionListArgs(PageArgs):
+class RegionListArgs(PageArgs, CsvArgs):
     level = CommaList(choices=LEVELS)
     parent = fields.String(validate=validate.Regexp(f"^{vocabulary.CODE}$", error=vocabulary.CODE_MESSAGE))
     q = NamePrefix()
@@ -192,7 +206,7 @@ class RegionListArgs(PageArgs):
     format = _format("json", "csv")
 
 
-class VocabularyArgs(_Args):
+class VocabularyArgs(CsvArgs):
     format = _format("json", "csv")
 
 
@@ -204,8 +218,9 @@ class RootArgs(_Args):
     pass
 
 
-class DownloadArgs(_Args):
-    bom = ByteOrderMark(load_default=False)   # a CSV with a UTF-8 byte order mark (for Excel); ignored for other files
+class DownloadArgs(CsvArgs):
+    """A download's: bom is ignored for the files that are not CSV (one address a file, and a spreadsheet user's link
+    may carry it)."""
 
 
 def allowed_params(schema: Schema) -> list[str]:

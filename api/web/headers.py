@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from flask import Response, request
 
-COMMON_HEADERS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "Link, ETag, Content-Disposition",
+COMMON_HEADERS = {"Access-Control-Allow-Origin": "*",
+                  "Access-Control-Expose-Headers": "Link, ETag, Content-Disposition, Content-Range, Accept-Ranges",
                   "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 PREFLIGHT_HEADERS = {"Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
-                     "Access-Control-Allow-Headers": "Accept, If-None-Match, Content-Type",
+                     "Access-Control-Allow-Headers": "Accept, If-None-Match, Content-Type, Range",
                      "Access-Control-Max-Age": "86400"}
 # Every HTML page, Swagger UI's included, runs no inline code (swagger-init.js starts Swagger UI 5,
 # api/v1/contract.py). img-src data: is for the icons Swagger UI's stylesheet draws as data: SVGs;

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, json, request
 
 from .. import query
 from . import cursors, shapes
-from .args import InitiativeListArgs, MetricListArgs, RecordArgs, RegionListArgs
+from .args import InitiativeListArgs, MetricListArgs, RecordArgs, RegionListArgs, wants_bom
 from .db import get_db
 from .negotiation import representation
 from .resolve import to_filter
@@ -65,8 +65,8 @@ def record_route(bp: Blueprint, rule: str):
 def add_route(bp, resource: ListResource, summary: str) -> None:
     """Register the list view of resource at the blueprint's prefix, and its exports at <prefix>.<format>."""
 
-    def register(target, rule, endpoint, args, formats, doc):
-        @representation(args, *formats)
+    def register(target, rule, endpoint, args, formats, doc, fixed=False):
+        @representation(args, *formats, fixed=fixed)
         def view(args, fmt):
             return serve(resource, args, fmt)
 
@@ -76,12 +76,14 @@ def add_route(bp, resource: ListResource, summary: str) -> None:
     register(bp, "", f"list_{resource.name}", resource.args, resource.formats, summary)
     for fmt in resource.formats[1:]:
         register(exports, f"{bp.url_prefix}.{fmt}", f"export_{resource.name}_{fmt}",
-                 export_args(resource), (fmt,), f"{summary.rstrip('.')}: the whole result as {fmt}.")
+                 export_args(resource, fmt), (fmt,), f"{summary.rstrip('.')}: the whole result as {fmt}.", fixed=True)
 
 
-def export_args(resource: ListResource):
-    """The arguments of a resource's exports: its filters and sort, without format and paging."""
-    return type(resource.args)(only=[f for f in resource.args.fields if f not in EXPORT_ONLY_ARGS])
+def export_args(resource: ListResource, fmt: str):
+    """The arguments of a resource's export in fmt: its filters and sort, without format and paging (and bom for CSV
+    only)."""
+    return type(resource.args)(only=[f for f in resource.args.fields
+                                     if f not in EXPORT_ONLY_ARGS and (f != "bom" or fmt == "csv")])
 
 
 def sort_text(sort) -> str:
@@ -97,10 +99,11 @@ def serve(resource: ListResource, args: dict, fmt: str) -> Response:
     def page(limit, after=None, backwards=False, count=True):
         return resource.page(conn, criteria, sort, limit, after, backwards, count)
 
+    bom = wants_bom(args, fmt)
     if fmt == "csv":  # the whole result, bounded (responses.export): a 200 is all of it, or a problem says why not
         rows = (row for batch in query.walk(lambda n, after: page(n, after, count=False))
                 for row in resource.csv_rows(conn, batch))
-        resp = export(csv_chunks(list(resource.csv_columns), rows), "text/csv", fmt)
+        resp = export(csv_chunks(list(resource.csv_columns), rows, bom), "text/csv", fmt)
         resp.headers["Content-Type"] = CSV_TYPE
         resp.headers["Content-Disposition"] = f'attachment; filename="{resource.name}.csv"'
         return resp

@@ -54,11 +54,13 @@ def negotiate(formats: tuple[str, ...], requested: str | None, req=None) -> str:
     return formats[0]
 
 
-def representation(schema, *formats: str):
+def representation(schema, *formats: str, fixed: bool = False):
     """Wrap a GET view: parse its arguments with schema, negotiate the format from them, tag the result.
 
     The view is called as view(args, fmt, **path_values). Whether the client already has this
     representation (If-None-Match) is decided in one place for every route: conditional.py.
+    fixed: the address names its one format (/api/v1/initiatives.geojson), which it answers whatever Accept says
+    (RFC 9110 12.5.1 lets a server disregard Accept): GDAL asks a .geojson for text/plain or application/json.
     """
     formats = formats or ("json",)
 
@@ -67,7 +69,7 @@ def representation(schema, *formats: str):
         def inner(**kwargs):
             req = request._get_current_object()
             args = parse(schema, req.args)
-            fmt = negotiate(formats, args.get("format"), req)
+            fmt = formats[0] if fixed else negotiate(formats, args.get("format"), req)
             resp = view(args, fmt, **kwargs)
             return tagged(resp, fmt)
         inner.formats = formats

@@ -143,7 +143,7 @@ def test_project_reads_paths_maps_lists_and_applies_functions():
 
 # (url, status, problem type, the parameter named in errors, a phrase in detail)
 ERRORS = [
-    ("/initiatives?regoin=四川", 400, "unknown-parameter", "regoin", "Allowed: cursor, format, include_national, kind"),
+    ("/initiatives?regoin=四川", 400, "unknown-parameter", "regoin", "Allowed: bom, cursor, format, include_national, kind"),
     ("/initiatives?region=Atlantis", 400, "unknown-region", "region", "'Atlantis'"),
     ("/initiatives?region=Sichaun", 400, "unknown-region", "region", "did you mean"),
     ("/initiatives?region=999999", 400, "unknown-region", "region", "999999"),
@@ -170,7 +170,7 @@ ERRORS = [
     ("/regions?level=city", 400, "invalid-parameter", "level", "province, prefecture, county"),
     ("/metrics?sort=name", 400, "invalid-parameter", "sort", "value"),
     ("/facets?limit=3", 400, "unknown-parameter", "limit", "Allowed:"),
-    ("/kinds?q=x", 400, "unknown-parameter", "q", "Allowed: format"),
+    ("/kinds?q=x", 400, "unknown-parameter", "q", "Allowed: bom, format"),
     ("/nowhere", 404, "not-found", None, "/api/v1"),
 ]
 

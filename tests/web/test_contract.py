@@ -199,9 +199,9 @@ def _query_params(operation_id: str) -> dict:
 
 
 def _args_schemas():
-    exports = {"exportInitiativesCsv": listing.INITIATIVES, "exportInitiativesGeoJson": listing.INITIATIVES,
-               "exportRegionsCsv": listing.REGIONS, "exportMetricsCsv": listing.METRICS}
-    return {**{op: listing.export_args(resource) for op, resource in exports.items()},
+    exports = {"exportInitiativesCsv": (listing.INITIATIVES, "csv"), "exportInitiativesGeoJson": (listing.INITIATIVES, "geojson"),
+               "exportRegionsCsv": (listing.REGIONS, "csv"), "exportMetricsCsv": (listing.METRICS, "csv")}
+    return {**{op: listing.export_args(resource, fmt) for op, (resource, fmt) in exports.items()},
         "getDataset": schemas.RootArgs(), "listInitiatives": schemas.InitiativeListArgs(),
         "getInitiative": schemas.RecordArgs(), "listRegions": schemas.RegionListArgs(),
         "getRegion": schemas.RecordArgs(), "listMetrics": schemas.MetricListArgs(),

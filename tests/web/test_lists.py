@@ -46,7 +46,7 @@ METAS = [
     ("/api/v1/regions?level=province&limit=5&sort=-initiative_count,code",
      {"total": 33, "total_exact": True, "count": 5, "limit": 5, "sort": "-initiative_count,code"}),
     ("/api/v1/kinds", {"total": 16, "total_exact": True, "count": 16}),
-    ("/api/v1/problems", {"total": 16, "total_exact": True, "count": 16}),
+    ("/api/v1/problems", {"total": 19, "total_exact": True, "count": 19}),
     ("/api/v1/facets?region=四川", {"total": 3, "total_exact": True}),
 ]
 
@@ -118,6 +118,33 @@ def test_an_export_takes_no_format_or_paging(client, url, param):
         400, "unknown-parameter", [param])
 
 
-def test_an_export_offers_its_one_media_type(client):
-    resp = client.get("/api/v1/initiatives.csv", headers={"Accept": "application/json"})
-    assert (resp.status_code, resp.get_json()["errors"]) == (406, {"Accept": ["allowed: text/csv"]})
+@pytest.mark.parametrize("url, accept, media_type", [
+    ("/api/v1/initiatives.csv", "application/json", "text/csv"),
+    ("/api/v1/initiatives.geojson", "text/plain, application/json", "application/geo+json"),   # what GDAL sends
+    ("/api/v1/metrics.csv", "image/png", "text/csv"),
+])
+def test_an_export_answers_its_one_media_type_whatever_accept_says(client, url, accept, media_type):
+    """The address names the representation (RFC 9110 12.5.1: a server may disregard Accept): GDAL's ogrinfo and
+    /vsicurl/ read a .geojson URL, with its Content-Length, instead of getting a 406."""
+    resp = client.get(url, headers={"Accept": accept})
+    assert (resp.status_code, resp.mimetype, resp.headers["Content-Length"]) == (200, media_type, str(len(resp.data)))
+
+
+BOM = "\ufeff".encode()
+
+
+@pytest.mark.parametrize("url", ["/api/v1/initiatives.csv?bom=1", "/api/v1/initiatives?format=csv&bom=true",
+                                 "/api/v1/metrics.csv?bom=1", "/api/v1/regions.csv?level=province&bom=1",
+                                 "/api/v1/kinds?format=csv&bom=1", "/api/v1/changelog?format=csv&bom=1",
+                                 "/downloads/metrics-table.csv?bom=1"])
+def test_every_csv_takes_bom(client, url):
+    plain = client.get(url.replace("bom=1", "bom=0").replace("bom=true", "bom=false"))
+    resp = client.get(url)
+    assert (resp.status_code, resp.data[:3], resp.data[3:] == plain.data, resp.headers["ETag"] != plain.headers["ETag"]) == (
+        200, BOM, True, True)
+
+
+@pytest.mark.parametrize("url", ["/api/v1/initiatives?bom=1", "/api/v1/kinds?bom=1", "/api/v1/initiatives.geojson?bom=1"])
+def test_bom_without_csv_is_a_400_naming_it(client, url):
+    resp = client.get(url)
+    assert (resp.status_code, list(resp.get_json()["errors"])) == (400, ["bom"])
