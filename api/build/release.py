@@ -80,6 +80,37 @@ class Release:
         return dict(self.counted)
 
 
+# The field groups a reason names: each changed field's group, by one of its words (any case). A reason that says
+# "Summary: ..." for a record whose name changed too is not the whole truth.
+FIELD_GROUPS = (
+    ("name", ("name_zh", "name_en"), ("name",)),
+    ("summary", ("summary_zh", "summary_en"), ("summary",)),
+    ("note", ("note_zh", "note_en"), ("note",)),
+    ("year", ("year", "year_basis", "date", "date_note_zh", "date_note_en"), ("year", "date")),
+    ("place", ("place_zh", "place_en", "regions", "regions_complete"), ("place", "region", "coded")),
+    ("quotes", ("evidence",), ("quote",)),
+    ("figures", ("metrics",), ("figure",)),
+    ("people", ("people",), ("people", "person", "role")),
+    ("organisations", ("organisations",), ("organisation",)),
+    ("outside facts", ("outside_facts",), ("outside fact", "cited")),
+    ("kind", ("kind",), ("kind",)),
+    ("theme", ("theme",), ("theme",)),
+    ("scope", ("scope",), ("scope", "national", "local")),
+    ("former ids", ("former_ids",), ("renamed", "redirect", "former id")),
+)
+
+
+def unnamed_groups(reason: str, fields: list[str]) -> list[tuple[str, list[str]]]:
+    """The field groups among fields that reason names by none of their words: (group, its changed fields)."""
+    said = reason.casefold()
+    out = []
+    for group, members, words in FIELD_GROUPS:
+        changed = [f for f in fields if f in members]
+        if changed and not any(w in said for w in words):
+            out.append((group, changed))
+    return out
+
+
 def bump(version: str, level: str) -> str:
     major, minor, patch = (int(p) for p in version.split("."))
     return {"major": f"{major + 1}.0.0", "minor": f"{major}.{minor + 1}.0", "patch": f"{major}.{minor}.{patch + 1}"}[level]
@@ -147,6 +178,9 @@ class Changes:
                 self.problems.append(f"{RELEASE_FILE}: reasons: {rid} was {change} since {self.release.previous} "
                                      f"({', '.join(fields) or 'the whole record'}) and needs a one-line reason")
             reason = self.reasons.pop(rid, "")
+            for group, changed in unnamed_groups(reason, fields) if reason else ():
+                self.problems.append(f"{RELEASE_FILE}: reasons: {rid}: the reason names no change to its {group} "
+                                     f"({', '.join(changed)}), which changed since {self.release.previous}")
         self.release.counted[change] += 1
         self.emit(change, rid, previous_id, fields, reason)
 

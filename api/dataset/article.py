@@ -21,12 +21,18 @@ class SourceUnavailable(Exception):
 
 @dataclass(frozen=True)
 class Paragraph:
-    """One line of the document that has text: its number (1-based, in document order) and its [start, end)."""
+    """A paragraph of the document and its [start, end): its number as the article has it (1-based, the body's
+    paragraphs only), or None for a line that is no paragraph of the body (title, byline, heading, dateline)."""
 
-    number: int
+    number: int | None
     start: int
     end: int
     text: str
+
+    @property
+    def anchor(self) -> str:
+        """The id of its element on the source page: p<number>, or at<start> for an unnumbered line."""
+        return f"p{self.number}" if self.number is not None else f"at{self.start}"
 
 
 @dataclass(frozen=True)
@@ -53,13 +59,40 @@ def _read(path: Path, sha256: str, mtime_ns: int) -> tuple[str, tuple[Paragraph,
     if hashlib.sha256(data).hexdigest() != sha256:
         return None
     text = data.decode("utf-8")
-    paragraphs, at, number = [], 0, 0
+    return text, paragraphs_of(text)
+
+
+# How a paragraph of the body ends: a full stop, question or exclamation mark, semicolon (the article's list
+# paragraphs, 浙江建设……急需处；) or ellipsis, and the closing quotes and brackets after it.
+_PARAGRAPH_END = re.compile(r"(?:[。！？!?；;]|……)[”’」』）)]*$")
+
+
+def _open(line: str) -> bool:
+    """A line that stops inside a sentence its paragraph goes on with: it does not end a sentence, and a sentence has
+    begun in it (a full stop earlier in the line, or a quotation still open). A title, byline or heading has neither."""
+    return not _PARAGRAPH_END.search(line) and ("。" in line or line.count("“") > line.count("”"))
+
+
+def paragraphs_of(text: str) -> tuple[Paragraph, ...]:
+    """The paragraphs as the article has them. Our copy of it breaks two paragraphs mid-sentence (……不断增强，我 / 们干事
+    创业……, 自治、法 / 治、德治……): a line that stops inside a sentence is one paragraph with the next. Only the body's
+    paragraphs (those that end a sentence) are numbered."""
+    lines, at = [], 0
     for line in text.split("\n"):
         if line.strip():
-            number += 1
-            paragraphs.append(Paragraph(number, at, at + len(line), line))
+            lines.append((at, at + len(line)))
         at += len(line) + 1
-    return text, tuple(paragraphs)
+    paragraphs, number, i = [], 0, 0
+    while i < len(lines):
+        start, end = lines[i]
+        while _open(text[lines[i][0]:lines[i][1]]) and i + 1 < len(lines):
+            i += 1
+            end = lines[i][1]
+        i += 1
+        body = bool(_PARAGRAPH_END.search(text[start:end]))
+        number += body
+        paragraphs.append(Paragraph(number if body else None, start, end, text[start:end]))
+    return tuple(paragraphs)
 
 
 def load(source) -> tuple[str, tuple[Paragraph, ...]]:

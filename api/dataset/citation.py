@@ -13,14 +13,23 @@ def version_label(version: str, release: str | None) -> str:
     return f"{release} (build {version})" if release else version
 
 
-def release_of(meta: dict) -> str | None:
-    """The dataset's release (semantic version): the version of the release notes the build keeps in its meta table
-    (a JSON object); None when it has none."""
+def _release_field(meta: dict, key: str) -> str | None:
+    """A field of the release notes the build keeps in its meta table (a JSON object); None when there is none."""
     try:
         value = json.loads(meta.get("release") or "null")
     except ValueError:
         return None
-    return str(value["version"]) if isinstance(value, dict) and value.get("version") else None
+    return str(value[key]) if isinstance(value, dict) and value.get(key) else None
+
+
+def release_of(meta: dict) -> str | None:
+    """The dataset's release (semantic version); None when the build records none."""
+    return _release_field(meta, "version")
+
+
+def release_published(meta: dict) -> str | None:
+    """The date the dataset's release was published (data/release.yaml's published, YYYY-MM-DD); None without one."""
+    return _release_field(meta, "published")
 
 
 def creators(meta: dict) -> list[str]:
@@ -31,14 +40,17 @@ def creators(meta: dict) -> list[str]:
         return []
 
 
-def citation(record: dict, url: str, version: str, release: str | None, authors: list[str]) -> dict:
-    """How to cite one record: a sentence, CSL-JSON and BibTeX, all naming its permanent page and the dataset version."""
+def citation(record: dict, url: str, version: str, release: str | None, authors: list[str],
+             issued: str | None = None) -> dict:
+    """How to cite one record: a sentence, CSL-JSON and BibTeX, all naming its permanent page, the dataset version
+    and, when known, the date the release was issued (YYYY-MM-DD)."""
     label = version_label(version, release)
     text = (f"{', '.join(authors) + '. ' if authors else ''}{record['name_zh']} ({record['name_en']}). "
-            f"{TITLE_ZH} / {TITLE_EN}, version {label}. {url}")
+            f"{TITLE_ZH} / {TITLE_EN}, version {label}{', ' + issued if issued else ''}. {url}")
     csl = [{"id": record["id"], "type": "dataset", "title": f"{record['name_zh']} ({record['name_en']})",
             "container-title": f"{TITLE_ZH} / {TITLE_EN}", "version": label, "URL": url, "language": "zh-Hans",
             "author": [{"literal": a} for a in authors],
+            **({"issued": {"date-parts": [[int(p) for p in issued.split("-")]]}} if issued else {}),
             "note": f"CC BY 4.0. Based on {record['evidence'][0]['source']['publisher_en']}, "
                     f"{record['evidence'][0]['source']['published']}" if record.get("evidence") else "CC BY 4.0"}]
 
@@ -52,6 +64,7 @@ def citation(record: dict, url: str, version: str, release: str | None, authors:
         f"  title = {{{bib(record['name_zh'])} ({bib(record['name_en'])})}},",
         f"  howpublished = {{{TITLE_ZH} / {bib(TITLE_EN)}}},",
         f"  version = {{{bib(label)}}},",
+        *([f"  year = {{{issued[:4]}}},", f"  date = {{{issued}}},"] if issued else []),
         f"  url = {{{url}}},",
         "  note = {CC BY 4.0}",
         "}",

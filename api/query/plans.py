@@ -100,10 +100,9 @@ def parts_of(tables: ListTables, f: Filter) -> list[Part] | None:
     """The parts of a filter; [] when it matches nothing, None when the list tables cannot plan it."""
     if f.terms or f.initiatives or f.units:
         return None
-    # year_key 0 is a record with no year, which no year filter matches (an open end included: ..2024).
-    dated = f.year_from is not None or f.year_to is not None
-    codes = {"year_key": [y for y in tables.years if not (dated and y == 0) and (f.year_from is None or y >= f.year_from)
-                          and (f.year_to is None or y <= f.year_to)]}
+    # year_key 0 is a record with no year, which no year filter matches: an open start (..2024) starts at 1.
+    low = f.year_from if f.year_from is not None else None if f.year_to is None else 1
+    codes = {"year_key": [y for y in tables.years if (low is None or y >= low) and (f.year_to is None or y <= f.year_to)]}
     for facet, chosen in (("kind", f.kinds), ("theme", f.themes), ("scope", f.scopes)):
         values = tables.values[facet]
         codes[facet] = [c for c, v in enumerate(values) if v in chosen] if chosen else list(range(len(values)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import redirect, render_template, request
 
 from .. import query
-from ..dataset.citation import citation
+from ..dataset.citation import citation, release_published
 from ..web import cursors, shapes, urls
 from ..web.args import InitiativeListArgs, parse
 from ..web.db import get_db
@@ -64,7 +64,7 @@ def evidence_in_context(conn, record: dict) -> list[dict]:
         source = sources[e["source"]["id"]]
         _, paragraphs = article.load(source)
         for p in article.containing(paragraphs, e["start"], e["end"]):
-            block = blocks.setdefault((source["id"], p.number), {"source": source, "paragraph": p, "spans": [], "quotes": []})
+            block = blocks.setdefault((source["id"], p.start), {"source": source, "paragraph": p, "spans": [], "quotes": []})
             block["spans"].append(article.Span(e["start"], e["end"], i))
             block["quotes"].append(i)
     out = []
@@ -88,7 +88,8 @@ def initiative_page(initiative_id: str):
     page_url = urls.absolute(f"/initiatives/{row['id']}")
     html = render_template("initiative.html", **ctx, **labels(conn), record=record, page_url=page_url,
                            contexts=evidence_in_context(conn, record),
-                           cite=citation(record, page_url, ctx["version"], ctx["release"], ctx["creators"]))
+                           cite=citation(record, page_url, ctx["version"], ctx["release"], ctx["creators"],
+                                         release_published(ctx["meta"])))
     return page_response(html)
 
 

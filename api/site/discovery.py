@@ -9,7 +9,7 @@ from flask import Blueprint, Response, request
 
 from .. import query
 from ..dataset.about import DESCRIPTION_EN, DESCRIPTION_ZH, LICENCE, SPATIAL, TEMPORAL, TITLE_EN, TITLE_ZH
-from ..dataset.citation import version_label
+from ..dataset.citation import release_published, version_label
 from ..web.args import parse
 from ..web.db import get_db, get_snapshot
 from ..web.errors import Problem
@@ -40,6 +40,7 @@ def dataset_jsonld(conn, meta: dict, downloads) -> dict:
         "url": absolute("/"),
         "sameAs": absolute("/api/v1"),
         "version": release or version,
+        **({"datePublished": release_published(meta)} if release_published(meta) else {}),
         "identifier": version,
         "license": LICENCE["url"],
         "isAccessibleForFree": True,
@@ -105,6 +106,7 @@ def catalog_triples(conn, downloads) -> list[tuple[str, str, str]]:
         (iri(dataset), iri(DCT + "license"), iri(LICENCE["url"])),
         (iri(dataset), iri(DCT + "publisher"), publisher),
         (iri(dataset), iri(DCAT + "version"), literal(release or version)),
+        *([(iri(dataset), iri(DCT + "issued"), literal(issued, datatype=XSD + "date"))] if (issued := release_published(meta)) else []),
         (iri(dataset), iri("http://www.w3.org/2002/07/owl#versionInfo"), literal(version_label(version, release))),
         (iri(dataset), iri(DCT + "language"), iri("http://publications.europa.eu/resource/authority/language/ZHO")),
         (iri(dataset), iri(DCT + "language"), iri("http://publications.europa.eu/resource/authority/language/ENG")),

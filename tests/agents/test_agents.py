@@ -171,7 +171,7 @@ def test_cite_gives_a_quote_with_its_offsets_sentence_source_and_citations(clien
     assert result["isError"] is False
     cited = result["structuredContent"]
     page = "http://localhost/initiatives/beijing-12345-hotline"
-    version = f"1.1.0 (build {build})"
+    version = f"1.2.0 (build {build})"
     assert {k: cited[k] for k in ("initiative_id", "requested_id", "field", "note", "page_url", "version")} == {
         "initiative_id": "beijing-12345-hotline", "requested_id": "beijing-12345-hotline", "field": "metrics",
         "note": None, "page_url": page, "version": version}

@@ -237,9 +237,9 @@ def test_a_record_shows_each_quote_highlighted_inside_its_paragraph(client):
                                                "热线从“窗口”向“窗口+智库”升级,将海量的市民诉求转化为可视化、可分析的治理数据,"
                                                "推动接诉即办向主动治理、未诉先办升级"]
     paragraph = next(line for at, line in seed_lines() if at <= 2580 < at + len(line))
-    assert page.texts["paragraph-34"].split("《")[0].strip() == paragraph
-    assert f"/sources/{SOURCE}#p34" in page.links
-    assert "p34" in doc(client, f"/sources/{SOURCE}").ids
+    assert page.texts["paragraph-27"].split("《")[0].strip() == paragraph   # the article's 27th paragraph
+    assert f"/sources/{SOURCE}#p27" in page.links
+    assert "p27" in doc(client, f"/sources/{SOURCE}").ids
 
 
 RECORD_IDS = [r.stem for r in sorted((ROOT / "data" / "initiatives").glob("*.yaml"))]
@@ -269,17 +269,18 @@ def test_the_cite_block_names_the_permanent_url_and_the_dataset_version(client):
     assert page.texts["cite-version"] == version
     assert page.texts["cite-text"] == (
         f"socialwork-opendata maintainers. 12345热线接诉即办 (Beijing 12345 hotline: Swift Response to Public Complaints). "
-        f"中国社会工作举措开放数据(2025) / China social-work initiatives, open data (2025), version {version}. {url}")
+        f"中国社会工作举措开放数据(2025) / China social-work initiatives, open data (2025), version {version}, 2026-12-08. {url}")
     csl = json.loads(page.texts["cite-csl"])
     assert csl == [{"id": "beijing-12345-hotline", "type": "dataset",
                     "title": "12345热线接诉即办 (Beijing 12345 hotline: Swift Response to Public Complaints)",
                     "container-title": "中国社会工作举措开放数据(2025) / China social-work initiatives, open data (2025)",
                     "version": version, "URL": url, "language": "zh-Hans",
-                    "author": [{"literal": "socialwork-opendata maintainers"}],
+                    "author": [{"literal": "socialwork-opendata maintainers"}], "issued": {"date-parts": [[2026, 12, 8]]},
                     "note": "CC BY 4.0. Based on Xinhua News Agency, 2026-01-25"}]
     bibtex = page.texts["cite-bibtex"]
     assert bibtex.startswith("@misc{socialwork-beijing-12345-hotline,\n")
     assert f"  url = {{{url}}},\n" in bibtex and f"  version = {{{version}}},\n" in bibtex
+    assert "  year = {2026},\n  date = {2026-12-08},\n" in bibtex   # the release's issued date (data/release.yaml published)
 
 
 EXTENDED = {  # the record fields a full record may have (people, outside facts, former ids), as the API gives them
@@ -360,11 +361,28 @@ def test_a_span_several_records_quote_links_to_each(client):
 
 def test_the_source_page_is_the_whole_article_paragraph_by_paragraph(client):
     page = doc(client, f"/sources/{SOURCE}")
-    lines = seed_lines()
-    shown = [(int(page.ids[f"p{n}"]["data-start"]), page.texts[f"p{n}"].strip().removeprefix(str(n)))
-             for n in range(1, len(lines) + 1)]
-    assert shown == lines
-    assert f"p{len(lines) + 1}" not in page.ids
+    elements = sorted((int(attrs["data-start"]), key) for key, attrs in page.ids.items()
+                      if "data-start" in attrs and (key.startswith("p") or key.startswith("at")))
+    numbered = [key for _, key in elements if key.startswith("p")]
+    assert numbered == [f"p{n}" for n in range(1, 41)], "the body's 40 paragraphs, numbered in order"
+    shown = "".join(page.texts[key].strip().removeprefix(key[1:] if key.startswith("p") else "") for _, key in elements)
+    assert shown == "".join(line for _, line in seed_lines()), "every line of the article, once, in order"
+    # Not paragraphs of the body: the title, the subtitle, the byline, the three headings, the dateline.
+    assert [start for start, key in elements if key.startswith("at")] == [2, 19, 40, 266, 2016, 2908, 3944]
+
+
+# The seed breaks two paragraphs mid-sentence (……不断增强,我 / 们干事创业……; 自治、法 / 治、德治……): each is one
+# paragraph of the article, numbered as the article has it, headings not counted.
+@pytest.mark.parametrize("number, start, words", [
+    (11, 1132, "我们干事创业更有信心了"),
+    (21, 2039, "自治、法治、德治相结合"),
+    (27, 2580, "接诉即办渠道更加顺畅"),
+    (32, 3103, "中国志愿服务联合会第三届会员代表大会在京召开"),
+])
+def test_a_paragraph_the_seed_breaks_is_one_paragraph_numbered_as_the_article_has_it(client, number, start, words):
+    page = doc(client, f"/sources/{SOURCE}")
+    assert int(page.ids[f"p{number}"]["data-start"]) == start
+    assert words in page.texts[f"p{number}"]
 
 
 # --- the map ------------------------------------------------------------------------------------
@@ -420,6 +438,7 @@ def test_the_landing_page_describes_the_dataset_in_schema_org(client):
     assert (data["@context"], data["@type"]) == ("https://schema.org", "Dataset")
     assert (data["name"], data["alternateName"]) == (root["title_en"], root["title_zh"])
     assert data["version"] == root["release"]["version"] == "1.2.0"
+    assert data["datePublished"] == root["release"]["published"] == "2026-12-08"
     assert data["license"] == "https://creativecommons.org/licenses/by/4.0/"
     assert data["creator"] == [{"@type": "Organization", "name": "socialwork-opendata maintainers"}]
     assert data["temporalCoverage"] == "2025-01-01/2025-12-31"
@@ -455,6 +474,7 @@ def test_the_dcat_catalogue_describes_the_dataset_and_each_download(client):
     assert objects(dataset, dct + "title") == ['"China social-work initiatives, open data (2025)"@en',
                                               '"中国社会工作举措开放数据(2025)"@zh-Hans']
     assert objects(dataset, dcat + "version") == ['"1.2.0"']
+    assert objects(dataset, dct + "issued") == ['"2026-12-08"^^<http://www.w3.org/2001/XMLSchema#date>']
     distributions = objects(dataset, dcat + "distribution")
     downloads = api(client, "/downloads/")["data"]
     assert [objects(d, dcat + "downloadURL") for d in distributions] == [[f"<{d['url']}>"] for d in downloads]

@@ -239,10 +239,7 @@ CALLS = [
     ("cite with an unknown argument", "cite", {"id": "beijing-12345-hotline", "quote": "x"}, "summary",
      _problem("unknown-parameter", "quote")),
     ("facets of 四川", "get_facets", {"region": "四川"}, "facets", {"total": 3, "province": [("510000", 3)], "scope": [("local", 3)]}),
-    ("the changelog", "get_changelog", {}, "changelog", {"total": 44, "release": "1.1.0", "renamed": [
-        ("industry-associations-illegal-fees-rectification", "industry-associations-improper-charges-rectification"),
-        ("villagers-committees-organic-law-revision", "villagers-committees-organic-law-amendment"),
-        ("volunteer-project-neighbourhood-watch", "volunteer-project-neighbours-looking-out")]}),
+    ("the changelog", "get_changelog", {}, "changelog", {"total": 29, "release": "1.2.0", "renamed": []}),
     ("the changelog takes no argument", "get_changelog", {"release": "1.1.0"}, "summary",
      _problem("unknown-parameter", "release")),
 ]
@@ -282,7 +279,7 @@ def test_every_quote_cite_returns_is_the_article_at_its_offsets(http_servers, bu
     count, cited = session(transport, http_servers, built_db, work)
     assert count == 45
     quotes = [q for c in cited for q in c["quotes"]]
-    assert len(quotes) == 61
+    assert len(quotes) == 62
     for q in quotes:
         assert seed_text[q["start"]:q["end"]] == q["quote"]
         sentence = q["sentence"]
@@ -310,7 +307,7 @@ def test_the_resources_and_the_prompt(http_servers, built_db, seed_text, transpo
     assert listed == ["socialwork://sources/xinhua-2026-01-25-social-work", "socialwork://dataset", "socialwork://changelog"]
     assert texts["socialwork://sources/xinhua-2026-01-25-social-work"] == seed_text
     assert texts["socialwork://dataset"].startswith("# China social-work initiatives 2025 — open data and API\n")
-    assert "Release 1.1.0 has 45 records" in texts["socialwork://dataset"]
+    assert "Release 1.2.0 has 45 records" in texts["socialwork://dataset"]
     assert json.loads(texts["socialwork://changelog"]) == changelog
     assert prompts == ["answer-with-citations"]
     assert "Quote only the `quote` strings cite returns" in prompt and prompt.endswith("Question: 外卖骑手有哪些举措？")
