@@ -8,7 +8,7 @@ import sqlite3
 from ..dataset import search
 from ..dataset import vocabulary as vocab
 from ..dataset.about import CURATION_LICENCE
-from ..dataset.tables import FOREIGN_KEYS, INTERNAL, LABELS, LIST, PUBLIC_TABLES, TABLE_DOCS
+from ..dataset.tables import BOOLEAN_COLUMNS, CSV_FALSE, CSV_TRUE, FOREIGN_KEYS, INTERNAL, LABELS, LIST, PUBLIC_TABLES, TABLE_DOCS
 from .files import Dataset
 from .release import release_summary
 
@@ -35,9 +35,9 @@ def _field(table: str, column: str, sql_type: str, required: bool) -> dict:
         f["type"] = "date"
     if column == "date":
         constraints["pattern"] = "^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$"
-    if column == "regions_complete":
+    if column in BOOLEAN_COLUMNS:
         f["type"] = "boolean"
-        f["trueValues"], f["falseValues"] = ["1"], ["0"]
+        f["trueValues"], f["falseValues"] = [CSV_TRUE], [CSV_FALSE]
     enum = list(vocab.METRIC_YEAR_BASES) if (table, column) == ("metrics", "year_basis") else ENUMS.get(column)
     if enum:
         constraints["enum"] = enum

@@ -191,6 +191,11 @@ LIST_TABLES = {
     "initiative_cells": "initiative_keys under each large region (and 0: all), keyed by facet, for the list queries",
     "initiative_cell_counts": "How many initiatives each facet cell of initiative_cells holds, for counts and plans",
 }
+# Yes-or-no columns: stored 0/1 (SQLite has no boolean type), written true/false in every CSV, as in the JSON and in
+# the query arguments (one spelling: DuckDB, pandas and LibreOffice read true/false as booleans, 1/0 as numbers).
+BOOLEAN_COLUMNS = frozenset({"regions_complete"})
+CSV_TRUE, CSV_FALSE = "true", "false"
+
 LABELS = {"initiatives": "name_en", "regions": "name_zh", "kinds": "name_en", "themes": "name_en", "sources": "title_en"}
 # Internal keys and indexes: in the database for the API's queries, not part of any download.
 INTERNAL = {"meta": "Build facts: version, schema version, the served descriptors",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 
-from ..dataset.tables import PUBLIC_TABLES
+from ..dataset.tables import BOOLEAN_COLUMNS, CSV_FALSE, CSV_TRUE, PUBLIC_TABLES
 from ..dataset.vocabulary import is_code
 from .fragments import one_of
 
@@ -161,7 +161,13 @@ def counts(conn) -> dict[str, int]:
 def table_rows(conn, table: str):
     """Every row of one public table, for bulk CSV downloads: (column names, a cursor). KeyError outside the whitelist."""
     t = PUBLIC_TABLES[table]
-    cur = conn.execute(f'SELECT {", ".join(chr(34) + c + chr(34) for c in t.columns)} FROM "{t.table}" ORDER BY {t.order}')
+
+    def column(c: str) -> str:
+        if c in BOOLEAN_COLUMNS:
+            return f"CASE \"{c}\" WHEN 1 THEN '{CSV_TRUE}' WHEN 0 THEN '{CSV_FALSE}' END AS \"{c}\""
+        return f'"{c}"'
+
+    cur = conn.execute(f'SELECT {", ".join(map(column, t.columns))} FROM "{t.table}" ORDER BY {t.order}')
     return list(t.columns), cur
 
 

@@ -11,6 +11,7 @@ import time
 from flask import Response, current_app, json, request
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
+from ..dataset.tables import CSV_FALSE, CSV_TRUE
 from .conditional import matches, strong_etag
 from .db import QueryTimeout, get_snapshot
 from .errors import Problem
@@ -198,6 +199,8 @@ def _cell(value):
     25802000, a text that a spreadsheet would run as a formula neutralised."""
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return CSV_TRUE if value else CSV_FALSE
     if isinstance(value, (list, tuple)):
         value = ";".join(str(v) for v in value)
     if isinstance(value, str):
