@@ -25,23 +25,25 @@ EXAMPLES = [
 ]
 
 
-BAR_ROW, CHART_W, LABEL_W, COUNT_W = 30, 400, 128, 34
+# A chart is drawn at its own size (CSS px = viewBox units, never scaled down: it fits a 320 px screen), each bar's
+# label on the line above it, so every label keeps its 12 px or more on a phone as on a desktop.
+BAR_ROW, CHART_W, LABEL_H, COUNT_W = 40, 260, 16, 30
 
 
 def chart(key: str, title_zh: str, title_en: str, bars: list[dict]) -> dict:
     """Lay out a horizontal bar chart: each bar gets y, width and its segments' x and width, in viewBox units."""
-    top = 8
+    top = 4
     most = max((b["count"] for b in bars), default=0) or 1
-    span = CHART_W - LABEL_W - COUNT_W
+    span = CHART_W - COUNT_W
     for i, b in enumerate(bars):
         b["y"] = top + i * BAR_ROW
         b["width"] = round(span * b["count"] / most, 1)
-        x = LABEL_W
+        x = 0
         for seg in b.get("segments", []):
             seg["x"], seg["width"] = round(x, 1), round(span * seg["count"] / most, 1)
             x += span * seg["count"] / most
     return {"key": key, "title_zh": title_zh, "title_en": title_en, "bars": bars, "width": CHART_W,
-            "height": top * 2 + BAR_ROW * len(bars), "label_w": LABEL_W, "total": sum(b["count"] for b in bars)}
+            "height": top * 2 + BAR_ROW * len(bars), "label_h": LABEL_H, "total": sum(b["count"] for b in bars)}
 
 
 def charts(facets: dict) -> list[dict]:
@@ -106,6 +108,14 @@ def shade(count: int, most: int) -> int:
     if count <= 0:
         return 0
     return min(3, 1 + (3 * (count - 1)) // max(most, 1))
+def legend(most: int) -> list[dict]:
+    """Each shade with the counts it stands for (shade 0: none), for the map's legend: [{shade, low, high}]."""
+    ranges: dict[int, list[int]] = {0: [0, 0]}
+    for count in range(1, most + 1):
+        ranges.setdefault(shade(count, most), [count, count])[1] = count
+    return [{"shade": k, "low": lo, "high": hi} for k, (lo, hi) in sorted(ranges.items())]
+
+
 
 
 def province_map(conn, facets: dict) -> dict:
@@ -123,7 +133,7 @@ def province_map(conn, facets: dict) -> dict:
                       "count": row["initiative_count"], "shade": shade(row["initiative_count"], most),
                       "x": x, "y": y, "size": TILE, "href": f"/initiatives?region={row['code']}"})
     national = sum(s["count"] for s in facets["scope"] if s["id"] == "national")
-    return {"tiles": tiles, "national": national, "national_href": "/initiatives?scope=national",
+    return {"tiles": tiles, "national": national, "national_href": "/initiatives?scope=national", "legend": legend(most),
             "width": PAD * 2 + layout["columns"] * (TILE + GAP) - GAP, "height": PAD * 2 + layout["rows"] * (TILE + GAP) - GAP,
             "layout": layout, "with_initiatives": sum(1 for t in tiles if t["count"])}
 

@@ -34,7 +34,9 @@ def source_page(source_id: str):
     quotes = query.evidence_in_source(conn, source_id)
     spans = [article.Span(q["start"], q["end"], q) for q in quotes]
     headings = {t["start"] for t in facts(conn)["themes"].values() if t["source"] == source_id}
-    body = [{"paragraph": p, "heading": p.start in headings, "segments": article.segments(p, spans)} for p in paragraphs]
+    body = [{"paragraph": p, "heading": p.start in headings, "segments": segs,
+             "shared": [seg for seg in segs if len(seg.refs or ()) > 1]}  # listed under the paragraph, a link each
+            for p in paragraphs for segs in [article.segments(p, spans)]]
     quoted = {(q["start"], q["end"]) for q in quotes}
     html = render_template("source.html", **common(conn), source=source, body=body, quotes=quotes,
                            spans=len(quoted), records=len({q["initiative_id"] for q in quotes}), characters=len(text))

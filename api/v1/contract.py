@@ -29,7 +29,7 @@ SWAGGER_UI_DIST = ROOT / "node_modules" / "swagger-ui-dist"
 SWAGGER_ASSETS = {
     **{name: SWAGGER_UI_DIST / name for name in ("swagger-ui-bundle.js", "swagger-ui.css", "index.css",
                                                  "favicon-32x32.png", "favicon-16x16.png")},
-    "swagger-init.js": Path(__file__).resolve().parents[1] / "site" / "static" / "swagger-init.js",
+    **{name: Path(__file__).resolve().parents[1] / "site" / "static" / name for name in ("swagger-init.js", "swagger-page.css")},
 }
 
 

@@ -354,9 +354,12 @@ def test_every_highlighted_span_links_to_a_record_that_quotes_it(client):
 
 def test_a_span_several_records_quote_links_to_each(client):
     body = get(client, f"/sources/{SOURCE}").get_data(as_text=True)
-    refs = re.search(r'<mark data-start="3250"[^>]*>.*?</mark><sup class="refs">(.*?)</sup>', body)[1]
-    assert re.findall(r'data-record="([a-z0-9-]+)"', refs) == [
-        "volunteer-project-caring-for-health", "volunteer-project-neighbours-looking-out", "volunteer-project-warming-the-new"]
+    # in the text, the numbers (1,2,3); under the paragraph, a link per record, named (24 px targets, apart)
+    assert re.search(r'<mark data-start="3250"[^>]*>.*?</mark><sup class="refs">(.*?)</sup>', body)[1] == "1,2,3"
+    also = re.search(r'<ul class="also"[^>]*>\s*<li>[^<]*：(.*?)</li>', body[body.index('data-start="3250"'):], re.S)[1]
+    assert re.findall(r'data-record="([a-z0-9-]+)"><span class="n">(\d)</span>', also) == [
+        ("volunteer-project-caring-for-health", "1"), ("volunteer-project-neighbours-looking-out", "2"),
+        ("volunteer-project-warming-the-new", "3")]
 
 
 def test_the_source_page_is_the_whole_article_paragraph_by_paragraph(client):

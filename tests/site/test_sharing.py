@@ -88,3 +88,39 @@ def test_including_national_measures_survives_a_kind_and_marks_the_national_ones
 def test_the_box_without_a_region_leads_to_the_list_without_it(client):
     resp = get(client, "/initiatives?include_national=true&kind=hotline")
     assert (resp.status_code, resp.headers["Location"]) == (303, "/initiatives?kind=hotline")
+
+
+# --- phone and accessibility, as the HTML says it -----------------------------------------------
+
+def test_chinese_inside_english_text_is_marked_as_chinese():
+    from api.site.render import mark_chinese
+    assert str(mark_chinese("Summary: 接诉即办 is Beijing's <way>")) == \
+        'Summary: <span lang="zh-Hans">接诉即办</span> is Beijing&#39;s &lt;way&gt;'
+    assert str(mark_chinese("“Warming the ‘New’” (暖‘新’行动) key")) == \
+        '“Warming the ‘New’” (<span lang="zh-Hans">暖</span>‘<span lang="zh-Hans">新</span>’<span lang="zh-Hans">行动</span>) key'
+    assert str(mark_chinese(None)) == ""
+
+
+def test_the_map_legend_says_what_each_shade_counts_and_a_tile_is_named_by_what_it_shows(client):
+    body = get(client, "/map").get_data(as_text=True)
+    keys = re.findall(r'<li data-shade="(\d)"><span class="key shade-\d" aria-hidden="true"></span>\s*([^<]*?)\s*<span lang="en">', body)
+    assert keys == [("0", "0 项"), ("1", "1 项"), ("2", "2 项"), ("3", "3 项")]
+    assert re.search(r'<a href="/initiatives\?region=510000" class="tile shade-3" data-code="510000" data-count="3">\s*'
+                     r'<title>四川 3：四川省 Sichuan, 3 项举措 initiatives</title>', body)
+    assert 'aria-label="四川' not in body, "the name is the title, which starts with what the tile shows"
+
+
+def test_the_changelog_cells_carry_their_column_for_a_phone(client):
+    body = get(client, "/").get_data(as_text=True)
+    table = body[body.index('<table class="changelog"'):body.index("</table>", body.index('<table class="changelog"'))]
+    rows = table.count("<tr data-change=")
+    assert rows > 0 and [table.count(f'data-label="{c}"') for c in ("记录 Record", "变更 Change", "字段 Fields", "Reason")] == [rows] * 4
+
+
+def test_swagger_ui_has_a_phone_viewport_a_way_back_and_our_colours(client):
+    body = get(client, "/apidocs/").get_data(as_text=True)
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in body
+    assert re.findall(r'<header class="site-head"><nav aria-label="Site">\s*<a href="(/)">', body) == ["/"]
+    css = get(client, "/apidocs/static/swagger-page.css")
+    assert (css.status_code, css.mimetype) == (200, "text/css")
+    assert ".swagger-ui .info .title small.version-stamp" in css.get_data(as_text=True)

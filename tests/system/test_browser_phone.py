@@ -60,15 +60,20 @@ class Walk:
         self.context.close()
 
 
-@pytest.fixture(scope="module")
-def tasks_report():
+def report_to(path):
+    """A module's report (a dict the tests fill), written to path at the end, merged into what a run before wrote."""
     report: dict = {}
     yield report
-    TASKS_REPORT.parent.mkdir(parents=True, exist_ok=True)
-    old = json.loads(TASKS_REPORT.read_text(encoding="utf-8")) if TASKS_REPORT.exists() else {}
-    for task, sizes in report.items():
-        old.setdefault(task, {}).update(sizes)
-    TASKS_REPORT.write_text(json.dumps(old, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    for key, value in report.items():
+        old.setdefault(key, {}).update(value)
+    path.write_text(json.dumps(old, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def tasks_report():
+    yield from report_to(TASKS_REPORT)
 
 
 def listed(page) -> list[str]:
@@ -122,3 +127,153 @@ def test_beijing_including_national_measures_from_the_form(browser, server, task
     marked = page.eval_on_selector_all("li.record", "els => els.map(e => [e.dataset.id, !!e.querySelector('.badge.national')])")
     assert marked == [["urban-residents-committees-organic-law-revision", True], ["villagers-committees-organic-law-amendment", True]]
     walk.done("beijing-national", tasks_report)
+
+
+# --- phone and accessibility --------------------------------------------------------------------
+
+PAGES = {
+    "landing": ("/", 200),
+    "list": ("/initiatives?region=江苏&year=2025", 200),
+    "list-national": ("/initiatives?region=北京&include_national=true", 200),
+    "list-error": ("/initiatives?region=Sichuann", 400),
+    "record": ("/initiatives/chengdu-zhonghe-fengchao-worker-station", 200),
+    "record-law": ("/initiatives/villagers-committees-organic-law-amendment", 200),
+    "record-figures": ("/initiatives/beijing-12345-hotline", 200),
+    "source": ("/sources/xinhua-2026-01-25-social-work", 200),
+    "map": ("/map", 200),
+    "not-found": ("/initiatives/no-such-record", 404),
+    "swagger": ("/apidocs/", 200),
+}
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+AXE_ALL_REPORT = ROOT / "test-artifacts" / "axe-all-rules.json"
+EVERY_RULE = "() => axe.run(document, {resultTypes: ['violations'], rules: Object.fromEntries(axe.getRules().map(r => [r.ruleId, {enabled: true}]))})"
+# CJK text whose nearest lang is English (a screen reader would read it in an English voice)
+CHINESE_IN_ENGLISH = """() => { const out = [], cjk = /[\\u3400-\\u9fff]/;
+  const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = w.nextNode(); n; n = w.nextNode()) { const el = n.parentElement;
+    if (!el || !cjk.test(n.data) || el.closest('script, style, title, option')) continue;
+    const l = el.closest('[lang]'); if (l && l.getAttribute('lang').startsWith('en')) out.push(n.data.trim().slice(0, 40)); }
+  return out; }"""
+
+
+def open_at(walk: Walk, server: str, kind: str):
+    url, status = PAGES[kind]
+    walk.goto(server + url, status)
+    if kind == "swagger":
+        walk.page.wait_for_selector(".opblock-tag", timeout=UI_TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def axe_all():
+    yield from report_to(AXE_ALL_REPORT)
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("kind", list(PAGES))
+def test_no_page_scrolls_sideways(browser, server, tasks_report, kind, size):
+    walk = Walk(browser, size)
+    open_at(walk, server, kind)
+    assert walk.overflow() == 0
+    walk.done(f"page-{kind}", tasks_report)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+@pytest.mark.parametrize("kind", list(PAGES))
+def test_axe_with_every_rule_finds_nothing_serious(browser, server, axe_all, kind, size, scheme):
+    """axe-core with every rule on (AAA contrast, target size, best practice, experimental): no serious or critical
+    violation on any page type, Swagger UI's included, at phone and desktop sizes, light and dark."""
+    walk = Walk(browser, size)
+    walk.page.emulate_media(color_scheme=scheme)
+    open_at(walk, server, kind)
+    walk.page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = walk.page.evaluate(EVERY_RULE)
+    found = [(v["id"], v["impact"], len(v["nodes"])) for v in result["violations"]]
+    axe_all[f"{kind} {size} {scheme}"] = {"url": PAGES[kind][0], "axe": result["testEngine"]["version"],
+                                          **{i: sum(n for _, imp, n in found if imp == i) for i in ("minor", "moderate", "serious", "critical")},
+                                          "violations": [{"id": i, "impact": imp, "nodes": n} for i, imp, n in found]}
+    walk.context.close()
+    assert [v for v in found if v[1] in ("serious", "critical")] == []
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_chart_and_map_labels_are_12_px_or_more(browser, server, tasks_report, size):
+    walk = Walk(browser, size)
+    walk.goto(server + "/")
+    sizes = walk.page.evaluate("""() => [...document.querySelectorAll('svg.bars text, svg.bars tspan, svg.tiles text')].map(t => {
+        const svg = t.ownerSVGElement, scale = svg.getScreenCTM().a;
+        return [t.textContent.trim(), parseFloat(getComputedStyle(t).fontSize) * scale]; })""")
+    assert len(sizes) > 100
+    assert [(text, round(px, 1)) for text, px in sizes if px < 12] == []
+    assert walk.overflow() == 0
+    walk.done("labels", tasks_report)
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
+def test_the_filters_fold_away_on_a_phone(browser, server, tasks_report, size, js):
+    """On a phone the filters are one line (a <details>) and the first result is on the first screen; one tap opens
+    them, with or without JavaScript. On a desktop they are open."""
+    walk = Walk(browser, size, js=js)
+    walk.goto(server + "/initiatives?region=江苏&year=2025")
+    page = walk.page
+    first = page.locator("li.record").first.bounding_box()
+    assert first["y"] < SIZES[size][1], "the first result is on the first screen"
+    if size == "desktop":
+        assert page.is_visible("#f-region") and not page.is_visible("details.filters-fold > summary")
+    else:
+        assert not page.is_visible("#f-region")
+        assert "已选 2 项" in page.inner_text("details.filters-fold > summary")
+        walk.steps += 1
+        page.click("details.filters-fold > summary")
+        assert page.is_visible("#f-region") and page.locator("#f-region").input_value() == "江苏"
+    walk.done(f"filters-{'js' if js else 'nojs'}", tasks_report)
+
+
+def test_focus_on_a_bar_and_a_tile_is_an_outline(browser, server):
+    walk = Walk(browser, "desktop")
+    walk.goto(server + "/")
+    page = walk.page
+    page.focus('svg.bars a[href="/initiatives?kind=hotline"]')
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")
+    stroke = page.evaluate("""() => { const hit = document.activeElement.querySelector('.hit'); const s = getComputedStyle(hit);
+        return [s.stroke, s.strokeWidth]; }""")
+    assert stroke[0] not in ("none", "") and float(stroke[1].removesuffix("px")) >= 2, stroke
+    page.focus('svg.tiles a[data-code="510000"]')
+    assert page.evaluate("getComputedStyle(document.activeElement.querySelector('rect')).strokeWidth") == "3px"
+    walk.context.close()
+
+
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+def test_the_articles_reference_links_are_24_px_targets(browser, server, tasks_report, size):
+    walk = Walk(browser, size)
+    walk.goto(server + "/sources/xinhua-2026-01-25-social-work")
+    boxes = walk.page.eval_on_selector_all("a.pnum, ul.also a", "as => as.map(a => [a.getAttribute('href'), a.getBoundingClientRect().width, a.getBoundingClientRect().height])")
+    assert len(boxes) > 40
+    assert [b for b in boxes if b[1] < 24 or b[2] < 24] == []
+    also = walk.page.eval_on_selector_all("ul.also a", "as => as.map(a => a.textContent.replace(/\\s+/g, ' ').trim())")
+    assert also and all(a[0].isdigit() and len(a) > 4 for a in also), "each record is named, not only numbered"
+    walk.steps += 1
+    with walk.page.expect_navigation():
+        walk.page.click("ul.also a >> nth=0")
+    assert urlsplit(walk.page.url).path.startswith("/initiatives/")
+    walk.done("references", tasks_report)
+
+
+def test_the_map_legend_names_what_each_shade_counts(browser, server):
+    walk = Walk(browser, "phone")
+    walk.goto(server + "/map")
+    legend = walk.page.eval_on_selector_all(".map .legend .keys li", "ls => ls.map(l => [l.dataset.shade, l.textContent.replace(/\\s+/g, ' ').trim()])")
+    assert legend == [["0", "0 项 initiatives"], ["1", "1 项 initiative"], ["2", "2 项 initiatives"], ["3", "3 项 initiatives"]]
+    counts = walk.page.eval_on_selector_all("svg.tiles a", "as => as.map(a => [Number(a.dataset.count), a.getAttribute('class')])")
+    assert {c: cls for c, cls in counts} == {0: "tile shade-0", 1: "tile shade-1", 2: "tile shade-2", 3: "tile shade-3"}
+    walk.context.close()
+
+
+@pytest.mark.parametrize("kind", ["landing", "list", "record", "record-law", "source", "map"])
+def test_chinese_inside_english_text_is_marked(browser, server, kind):
+    walk = Walk(browser, "desktop")
+    open_at(walk, server, kind)
+    assert walk.page.evaluate(CHINESE_IN_ENGLISH) == []
+    walk.context.close()

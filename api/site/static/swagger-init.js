@@ -7,12 +7,19 @@ window.addEventListener("DOMContentLoaded", function () {
   window.ui = SwaggerUIBundle({
     url: "/openapi.json",
     dom_id: "#swagger-ui",
-    deepLinking: true,
+    deepLinking: false,          // a deep link is an <a> inside each operation's button (nested-interactive, 16 px targets)
     queryConfigEnabled: false,
     validatorUrl: null,          // no badge fetched from validator.swagger.io
     displayOperationId: true,
     tryItOutEnabled: false,
     presets: [SwaggerUIBundle.presets.apis],
-    layout: "BaseLayout"         // no top bar: it has the field that loads another contract's URL
+    layout: "BaseLayout",        // no top bar: it has the field that loads another contract's URL
+    onComplete: label
   });
+  // Swagger UI's own controls that have no accessible name get one (the servers chooser's <label> is empty).
+  function label() {
+    var servers = document.querySelector("select#servers");
+    if (servers && !servers.getAttribute("aria-label")) { servers.setAttribute("aria-label", "Servers"); }
+  }
+  new MutationObserver(label).observe(document.getElementById("swagger-ui"), {childList: true, subtree: true});
 });
