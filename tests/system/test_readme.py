@@ -88,7 +88,7 @@ BIN = Path(sys.executable).parent
 def test_the_readme_shows_every_client_users_bring():
     text = "\n".join(code for _, code in RUN_BLOCKS)
     needles = ["import requests", "import pandas", "dtype=str", "urlencode", "openapi-python-client generate",
-               "from socialwork_generated_client", "await fetch(", "curl -s -D"]
+               "from socialwork_generated_client", "await fetch(", "curl -s -D", "import duckdb"]
     assert [needle for needle in needles if needle not in text] == []
     assert sorted({lang for lang, _, _ in SNIPPETS}) == ["js", "python", "sh"]
 
