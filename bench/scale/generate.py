@@ -34,14 +34,14 @@ SENTENCES_PER_SEED = 6000
 # search meets realistic Chinese and English text with a skewed term distribution.
 TOPICS = [
     ("新就业群体", "new-employment groups", "new-employment"), ("快递员", "couriers", "courier"),
-    ("外卖骑手", "delivery riders", "rider"), ("网约车司机", "ride-hailing drivers", "driver"),
+    ("外卖骑手", "food-delivery riders", "rider"), ("网约车司机", "ride-hailing drivers", "driver"),
     ("货车司机", "truck drivers", "trucker"), ("社区居民", "community residents", "residents"),
     ("志愿服务", "volunteer service", "volunteer"), ("养老服务", "elderly care", "elderly-care"),
     ("托育服务", "childcare", "childcare"), ("基层治理", "grassroots governance", "grassroots"),
-    ("党建引领", "Party-led governance", "party-led"), ("行业协会", "industry associations", "association"),
+    ("党建引领", "governance led by Party building", "party-led"), ("行业协会", "industry associations", "association"),
     ("商会", "chambers of commerce", "chamber"), ("网格治理", "grid management", "grid"),
     ("物业服务", "property management", "property"), ("信访工作", "petition work", "petition"),
-    ("接诉即办", "immediate response to complaints", "complaints"), ("邻里互助", "neighbourly mutual aid", "neighbours"),
+    ("接诉即办", "Swift Response to Public Complaints", "complaints"), ("邻里互助", "neighbourly mutual aid", "neighbours"),
     ("社会工作站", "social-work stations", "sw-station"), ("心理疏导", "counselling", "counselling"),
     ("法律援助", "legal aid", "legal-aid"), ("青少年成长", "youth development", "youth"),
     ("困境儿童关爱", "care for children in difficulty", "children"), ("残疾人服务", "services for disabled people", "disability"),
@@ -210,6 +210,10 @@ def record(ctx: Context, i: int) -> dict:
     rec["summary_en"] = (f"{place_en} {verb[1]} a {obj[1]} for {topic[1]} to {aim[1]}. "
                          f"Led by the {rng.choice(ORGS)[1]}, it aims to {aim2[1]} and kept working on "
                          f"{rng.choice(TOPICS)[1]} in {year}.")
+    # One English for each Chinese term (data/glossary.yaml): the topics the Chinese summary names, in their English.
+    named = [t[1] for t in TOPICS if t[0] in rec["summary_zh"]]
+    if named:
+        rec["summary_en"] += f" Its sentence of the source concerns {', '.join(named)}."
     rec["organisations"] = orgs
     rec["metrics"] = metrics
     rec["evidence"] = evidence

@@ -269,7 +269,7 @@ def facet_counts(page, server) -> dict[str, list[tuple[str, int]]]:
     return {
         "province": [("national", national)] + [(r["code"], r["count"]) for r in data["province"]],
         "kind": [(r["id"], r["count"]) for r in data["kind"]],
-        "year": [(str(y), c) for y, c in years.items()],
+        "year": [("" if y is None else str(y), c) for y, c in years.items()],   # no year: the bar's code is empty
     }
 
 
