@@ -52,6 +52,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         # Every link's base (https://data.example.org): links, citations, JSON-LD and DCAT name it whatever Host a
         # request came with. Unset: each request's own scheme, host and prefix.
         BASE_URL=os.environ.get("SOCIALWORK_BASE_URL", ""),
+        # Where people report a problem with a page or a record (an issue tracker, a form, a mailto: address): the
+        # /report page links to it. Unset: /report says what to send and how a record is corrected.
+        REPORT_URL=os.environ.get("SOCIALWORK_REPORT_URL", ""),
     )
     if test_config:
         app.config.update(test_config)

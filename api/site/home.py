@@ -116,8 +116,6 @@ def legend(most: int) -> list[dict]:
     return [{"shade": k, "low": lo, "high": hi} for k, (lo, hi) in sorted(ranges.items())]
 
 
-
-
 def province_map(conn, facets: dict) -> dict:
     """The tile grid as the template draws it: a square per province of the gazetteer, its count, its link; the national ones apart."""
     layout = tile_layout(conn)

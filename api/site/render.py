@@ -8,19 +8,21 @@ import functools
 import hashlib
 import re
 from pathlib import Path
-from urllib.parse import quote, unquote_plus
+from urllib.parse import quote, unquote_plus, urlencode
 
-from flask import Blueprint, Response, g, render_template, request
+from flask import Blueprint, Response, current_app, g, render_template, request
 from markupsafe import Markup, escape
-from marshmallow import Schema
+from marshmallow import Schema, ValidationError, fields
+from werkzeug.exceptions import NotFound
 
 from .. import query
 from ..dataset.about import LICENCE, TITLE_EN, TITLE_ZH
 from ..dataset.citation import creators, release_of
-from ..web import urls
-from ..web.args import RootArgs, allowed_params
+from ..web import errors, urls
+from ..web.args import RootArgs, allowed_params, parse
 from ..web.db import DatasetUnavailable, QueryTimeout, get_db, get_snapshot, prepared
 from ..web.errors import RETRY_AFTER_SECONDS, UNAVAILABLE_RETRY_AFTER, Problem
+from ..web.negotiation import accepted
 from ..web.responses import tagged
 
 pages = Blueprint("pages", __name__)  # the landing page and the downloads
@@ -153,7 +155,12 @@ def common(conn, meta=None) -> dict:
     f = facts(conn)
     return {"title_zh": TITLE_ZH, "title_en": TITLE_EN, "version": get_snapshot().version,
             "release": f["release"], "meta": f["meta"], "creators": f["creators"], "licence": LICENCE, "sources": f["sources"],
-            "canonical": urls.self_link(), "ignored_hints": ignored_hints()}
+            "canonical": urls.self_link(), "ignored_hints": ignored_hints(), "report_href": report_href()}
+
+
+def report_href() -> str:
+    """The footer's "report a problem": /report about this page (its path and query as the page sees them)."""
+    return "/report?" + urlencode({"page": with_query(request.path, request.query_string.decode("latin-1"))[:MAX_PAGE]})
 
 
 def labels(conn) -> dict:
@@ -204,9 +211,55 @@ def error_page(status: int, detail: str, headers: dict | None = None) -> Respons
     return resp
 
 
+def wants_page() -> bool:
+    """A browser's request: Accept prefers HTML to JSON and problem+json (curl's */* and an API client's do not)."""
+    accept = accepted(request)
+    return accept is not None and accept.best_match(["application/problem+json", "application/json", "text/html"]) == "text/html"
+
+
+@site.app_errorhandler(NotFound)
+def not_found(exc: NotFound):
+    """An unknown path: the site's 404 page for a browser outside /api/, problem+json for everyone else (Vary: Accept)."""
+    if request.path.startswith("/api/"):
+        return errors.http_problem(exc)  # the API's Vary: Accept is web/headers.py's
+    resp = error_page(404, f"There is nothing at {request.path[:200]}.") if wants_page() else errors.http_problem(exc)
+    resp.headers.add("Vary", "Accept")
+    return resp
+
+
 @site.errorhandler(Problem)
 def page_problem(exc: Problem):
     return error_page(exc.status, exc.detail, exc.headers)
+
+
+# ---------------------------------------------------------------- report a problem
+
+MAX_PAGE = 500
+
+
+def _site_path(value: str) -> None:
+    if not value.startswith("/") or value.startswith("//") or "\\" in value:
+        raise ValidationError("must be a path on this site, starting with a single /")
+
+
+class ReportArgs(RootArgs):
+    page = fields.String(validate=_site_path)  # the page the report is about
+
+
+PAGE_ARGS["site.report"] = ReportArgs()
+
+
+@site.get("/report")
+def report():
+    """How to report a problem with a page or a record: what to send, and where (SOCIALWORK_REPORT_URL, when the
+    deployment names one), with the page's address filled in."""
+    args = parse(ReportArgs(), request.args)
+    conn = get_db()
+    page = args.get("page", "/")
+    about = urls.absolute(page)
+    html = render_template("report.html", **common(conn), page=page, about=about, report_url=current_app.config["REPORT_URL"],
+                           record=page.removeprefix("/initiatives/").split("?")[0] if page.startswith("/initiatives/") else None)
+    return page_response(html)
 
 
 @site.errorhandler(QueryTimeout)

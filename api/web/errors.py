@@ -140,6 +140,9 @@ def _http(exc: HTTPException):
     return problem_response(exc.code, kind, detail, headers=headers)
 
 
+http_problem = _http  # an HTTP error as problem+json, for a handler that answers some requests otherwise (a browser's 404)
+
+
 RETRY_AFTER_SECONDS = "5"     # after a query stopped by the time limit
 UNAVAILABLE_RETRY_AFTER = "30"  # while the dataset is not built yet
 

@@ -124,3 +124,45 @@ def test_swagger_ui_has_a_phone_viewport_a_way_back_and_our_colours(client):
     css = get(client, "/apidocs/static/swagger-page.css")
     assert (css.status_code, css.mimetype) == (200, "text/css")
     assert ".swagger-ui .info .title small.version-stamp" in css.get_data(as_text=True)
+
+
+# --- the HTML 404, report a problem, print -----------------------------------------------------
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.mark.parametrize("path", ["/no/such/page", "/initiative/beijing-12345-hotline", "/downloads/x/y"])
+def test_an_unknown_path_is_the_sites_404_page_for_a_browser(client, path):
+    resp = get(client, path, headers={"Accept": BROWSER_ACCEPT})
+    body = resp.get_data(as_text=True)
+    assert (resp.status_code, resp.mimetype, resp.headers["Vary"]) == (404, "text/html", "Accept")
+    assert '<header class="masthead">' in body and "找不到该页面" in body and f"There is nothing at {path}." in body
+    assert resp.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("path, accept", [("/no/such/page", "*/*"), ("/no/such/page", "application/json"),
+                                          ("/api/v1/nothing", BROWSER_ACCEPT), ("/no/such/page", None)])
+def test_an_unknown_path_stays_problem_json_for_api_clients(client, path, accept):
+    resp = get(client, path, headers={"Accept": accept} if accept else {})
+    assert (resp.status_code, resp.mimetype, resp.get_json()["type"].rsplit("/", 1)[-1]) == (404, "application/problem+json", "not-found")
+
+
+def test_every_page_links_to_report_a_problem_about_itself(client):
+    body = get(client, f"/initiatives/{HOTLINE}?utm_source=x").get_data(as_text=True)
+    assert re.findall(r'<a href="([^"]*)" id="report-link"', body) == [f"/report?page=%2Finitiatives%2F{HOTLINE}"]
+    page = doc(client, f"/report?page=/initiatives/{HOTLINE}")
+    assert (page.texts["report-record"], page.ids["report-page"]["href"]) == (HOTLINE, f"/initiatives/{HOTLINE}")
+    assert "report-url" not in page.ids, "no place for reports is configured"
+    assert get(client, "/report?page=//evil.example/").status_code == 400
+
+
+def test_the_report_page_links_to_the_configured_place(app):
+    app.config["REPORT_URL"] = "https://tracker.example/issues/new"
+    page = doc(app.test_client(), "/report?page=/map")
+    assert page.ids["report-url"]["href"] == "https://tracker.example/issues/new"
+
+
+def test_the_pages_have_print_styles(client):
+    css = get(client, "/static/pages.css").get_data(as_text=True)
+    printed = css[css.index("@media print"):]
+    assert ".masthead nav" in printed and 'content: " <" attr(href) ">"' in printed

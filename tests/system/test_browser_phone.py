@@ -143,6 +143,8 @@ PAGES = {
     "map": ("/map", 200),
     "not-found": ("/initiatives/no-such-record", 404),
     "swagger": ("/apidocs/", 200),
+    "unknown-path": ("/no/such/page", 404),
+    "report": ("/report?page=/initiatives/beijing-12345-hotline", 200),
 }
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 AXE_ALL_REPORT = ROOT / "test-artifacts" / "axe-all-rules.json"
@@ -277,3 +279,34 @@ def test_chinese_inside_english_text_is_marked(browser, server, kind):
     open_at(walk, server, kind)
     assert walk.page.evaluate(CHINESE_IN_ENGLISH) == []
     walk.context.close()
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_an_unknown_address_is_the_sites_page_and_a_problem_can_be_reported(browser, server, tasks_report, size):
+    """A mistyped address in a browser: the site's 404 page with its header (not raw JSON); from a record, the footer's
+    "report a problem" leads to a page about that record."""
+    walk = Walk(browser, size)
+    walk.goto(server + "/initiative/beijing-12345-hotline", 404)
+    page = walk.page
+    assert page.inner_text("h1").startswith("找不到该页面")
+    assert page.is_visible("header.masthead nav a[href='/initiatives']")
+    walk.click("main a[href='/initiatives']")
+    assert urlsplit(page.url).path == "/initiatives"
+    walk.goto(server + "/initiatives/beijing-12345-hotline")
+    walk.click("#report-link")
+    assert parse_qs(urlsplit(page.url).query) == {"page": ["/initiatives/beijing-12345-hotline"]}
+    assert page.inner_text("#report-record") == "beijing-12345-hotline"
+    assert page.get_attribute("#report-page", "href") == "/initiatives/beijing-12345-hotline"
+    walk.done("not-found-report", tasks_report)
+
+
+def test_a_printed_record_has_no_navigation_and_shows_its_links(browser, server, tasks_report):
+    walk = Walk(browser, "desktop")
+    walk.goto(server + "/initiatives/beijing-12345-hotline")
+    walk.page.emulate_media(media="print")
+    page = walk.page
+    assert [page.is_visible(s) for s in ("header.masthead nav", "#report-link", "#record-title")] == [False, False, True]
+    after = page.evaluate("getComputedStyle(document.querySelector('#record-json'), '::after').content")
+    assert after.startswith('" <') and "/api/v1/initiatives/beijing-12345-hotline" in after
+    walk.page.pdf(path=str(ROOT / "test-artifacts" / "record-print.pdf"))
+    walk.done("print", tasks_report)

@@ -49,6 +49,7 @@ NOT_IN_SPEC = {
     "/sources/<string:source_id>": "the annotated source, a page",
     "/sources/<string:source_id>.txt": "the source's text as published",
     "/map": "the map, a page",
+    "/report": "how to report a problem with a page, a page",
     "/catalog.ttl": "the DCAT catalogue (Turtle)",
     "/robots.txt": "robots.txt",
     "/sitemap.xml": "the sitemap",
