@@ -108,6 +108,8 @@ def shade(count: int, most: int) -> int:
     if count <= 0:
         return 0
     return min(3, 1 + (3 * (count - 1)) // max(most, 1))
+
+
 def legend(most: int) -> list[dict]:
     """Each shade with the counts it stands for (shade 0: none), for the map's legend: [{shade, low, high}]."""
     ranges: dict[int, list[int]] = {0: [0, 0]}
