@@ -9,10 +9,11 @@ from ..dataset.tables import PUBLIC_TABLES
 from ..web.args import FacetArgs, RootArgs, VocabularyArgs, wants_bom
 from ..web.db import get_db, get_snapshot
 from ..web.errors import DESCRIPTIONS, PROBLEM_BASE, TITLES, Problem
+from ..web.listing import record_route
 from ..web.negotiation import representation
 from ..web.resolve import to_filter
 from ..web.responses import csv_response, envelope, json_response
-from ..web.shapes import CHANGELOG_CSV, changelog_entry, facet_counts
+from ..web.shapes import CHANGELOG_CSV, changelog_entry, facet_counts, source_record
 from ..web.urls import absolute, self_link
 
 bp = Blueprint("catalog", __name__, url_prefix="/api/v1")
@@ -64,6 +65,15 @@ def _vocabulary_route(table: str, summary: str, rows) -> None:
 
 for _table, (_summary, _rows) in VOCABULARIES.items():
     _vocabulary_route(_table, _summary, _rows)
+
+
+@record_route(bp, "/sources/<string:source_id>")
+def get_source(conn, source_id):
+    """Get one source document: what /api/v1/sources lists of it, and the URLs of its text and its page."""
+    row = next((s for s in query.sources(conn) if s["id"] == source_id), None)
+    if row is None:
+        raise Problem(404, "not-found", f"There is no source {source_id[:100]!r}. GET /api/v1/sources lists them.")
+    return json_response(source_record(row))
 
 
 @bp.get("/changelog")

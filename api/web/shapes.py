@@ -119,11 +119,22 @@ def metric(row, initiative_id: str | None = None, regions: list | None = None) -
     return out
 
 
+def source_url(source_id: str) -> str:
+    return absolute(f"{API}/sources/{source_id}")
+
+
+def source_record(row) -> dict:
+    """One source as /api/v1/sources lists it, with where it is: its API URL, its text as published (every quote's
+    offsets count in it) and its page."""
+    return {**{c: row[c] for c in PUBLIC_TABLES["sources"].columns}, "url": source_url(row["id"]),
+            "text_url": absolute(f"/sources/{row['id']}.txt"), "page_url": absolute(f"/sources/{row['id']}")}
+
+
 def evidence(row) -> dict:
     return {"quote": row["quote"], "start": row["start"], "end": row["end"],
             "source": {"id": row["source_id"], "title_zh": row["title_zh"], "title_en": row["title_en"],
                        "publisher_zh": row["publisher_zh"], "publisher_en": row["publisher_en"],
-                       "published": row["published"], "url": absolute(f"{API}/sources")}}
+                       "published": row["published"], "url": source_url(row["source_id"])}}
 
 
 def initiative_full(row, regions_with_chains: list, metrics: list, evidence_rows: list) -> dict:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
@@ -423,3 +424,28 @@ def test_links_keep_the_query_as_sent_and_stay_valid_header_values(client):
 def test_no_header_is_sent_twice(client, url):
     names = [k.lower() for k, _ in client.get(url).headers.items() if k.lower() != "vary"]
     assert len(names) == len(set(names)), names
+
+
+def test_a_source_by_id_says_where_its_text_is(client):
+    resp = client.get("/api/v1/sources/xinhua-2026-01-25-social-work")
+    body = resp.get_json()
+    links = {k: body[k] for k in ("url", "text_url", "page_url")}
+    assert (resp.status_code, links) == (200, {
+        "url": "http://localhost/api/v1/sources/xinhua-2026-01-25-social-work",
+        "text_url": "http://localhost/sources/xinhua-2026-01-25-social-work.txt",
+        "page_url": "http://localhost/sources/xinhua-2026-01-25-social-work"})
+    text = client.get("/sources/xinhua-2026-01-25-social-work.txt").data
+    assert hashlib.sha256(text).hexdigest() == body["sha256"]
+
+
+def test_every_quote_names_its_source_by_its_own_address(client):
+    record = client.get("/api/v1/initiatives/beijing-12345-hotline").get_json()
+    urls = {e["source"]["url"] for e in record["evidence"]}
+    assert urls == {"http://localhost/api/v1/sources/xinhua-2026-01-25-social-work"}
+    assert client.get("/api/v1/sources/xinhua-2026-01-25-social-work").status_code == 200
+
+
+def test_an_unknown_source_is_a_404_problem(client):
+    resp = client.get("/api/v1/sources/no-such-source")
+    assert (resp.status_code, resp.mimetype, resp.get_json()["type"]) == (404, "application/problem+json",
+                                                                         "/api/v1/problems/not-found")

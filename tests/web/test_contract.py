@@ -82,6 +82,7 @@ EXAMPLES = [
     ("Kinds", "Every kind", "GET /api/v1/kinds", None),
     ("Themes", "The article's themes", "GET /api/v1/themes", None),
     ("Sources", "The source documents", "GET /api/v1/sources", None),
+    ("SourceXinhua", "One source document", "GET /api/v1/sources/xinhua-2026-01-25-social-work", None),
     ("ProblemAmbiguousRegion", "朝阳 names four divisions", "GET /api/v1/initiatives?region=朝阳", None),
     ("ProblemUnknownRegion", "A misspelt region, with suggestions", "GET /api/v1/initiatives?region=Chengdou", None),
     ("ProblemUnknownParameter", "A misspelt parameter", "GET /api/v1/initiatives?regoin=四川", None),
@@ -207,7 +208,7 @@ def _args_schemas():
         "getInitiative": schemas.RecordArgs(), "listRegions": schemas.RegionListArgs(),
         "getRegion": schemas.RecordArgs(), "listMetrics": schemas.MetricListArgs(),
         "getFacets": schemas.FacetArgs(), "listKinds": schemas.VocabularyArgs(),
-        "listThemes": schemas.VocabularyArgs(), "listSources": schemas.VocabularyArgs(), "getChangelog": schemas.VocabularyArgs(),
+        "listThemes": schemas.VocabularyArgs(), "listSources": schemas.VocabularyArgs(), "getSource": schemas.RecordArgs(), "getChangelog": schemas.VocabularyArgs(),
         "listProblemTypes": schemas.RootArgs(), "getProblemType": schemas.RootArgs(),
     }
 
