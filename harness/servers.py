@@ -60,6 +60,26 @@ def http_get(port: int, path: str, headers: dict | None = None, timeout: float =
         conn.close()
 
 
+def parse_response(data: bytes) -> tuple[int, dict, bytes]:
+    """An HTTP/1.x response as read off the socket: the status, the headers (names lower-cased; of a repeated one the
+    last) and the body."""
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    return int(lines[0].split()[1]), {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}, body
+
+
+def raw_request(port: int, request: bytes, timeout: float = 10, host: str = LOOPBACK) -> tuple[int, dict, bytes]:
+    """Send request exactly as given (a request line http.client would not write: no Host, HTTP/1.0, garbage) on a
+    connection of its own, read until the server closes it: parse_response()."""
+    check_loopback(host)
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(request)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return parse_response(data)
+
+
 def wait_ready(port: int, proc: subprocess.Popen | None = None, path: str = "/api/v1", timeout: float = 30,
                expect: tuple | None = (200,), host: str = LOOPBACK) -> float:
     """Poll GET path until it answers a status in expect (any status when expect is None).

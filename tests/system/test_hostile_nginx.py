@@ -25,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -285,22 +284,10 @@ def test_every_answer_nginx_makes_is_a_documented_problem():
     assert re.search(r"^\s*server_tokens off;", conf, re.M)
 
 
-def _raw(port: int, request: bytes) -> tuple[int, dict, bytes]:
-    """request sent as it is, read until nginx closes the connection: status, headers (lower case), body."""
-    with socket.create_connection((servers.LOOPBACK, port), timeout=20) as s:
-        s.sendall(request)
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    return int(lines[0].split()[1]), {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}, body
-
-
 def test_http_1_0_without_host_never_links_to_an_instance(live, instances):
     """HTTP/1.0 needs no Host; nginx then sends none upstream, over HTTP/1.1, which is a 400 (RFC 9112) there: no link
     to an instance's address is built, and none is stored for the next client."""
-    answers = [_raw(live, b"GET /api/v1/initiatives?limit=1 HTTP/1.0\r\n\r\n") for _ in range(2)]
+    answers = [servers.raw_request(live, b"GET /api/v1/initiatives?limit=1 HTTP/1.0\r\n\r\n") for _ in range(2)]
     leaks = [str(p) for p in instances if any(str(p).encode() in a[2] or str(p) in str(a[1]) for a in answers)]
     got = [(status, headers.get("content-type"), json.loads(body).get("errors"), headers.get("x-cache-status"))
            for status, headers, body in answers]

@@ -54,12 +54,6 @@ def gunicorn(db: Path, log: Path, workers: int = 2, env: dict | None = None, ext
         server.stop()
 
 
-def head_and_body(data: bytes) -> tuple[int, dict, bytes]:
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    return int(lines[0].split()[1]), {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}, body
-
-
 def slow_read(port: int, path: str, per_read: int, pause: float, give_up: float) -> tuple[bytes, str]:
     """GET path, then read at most per_read bytes every pause seconds (a receive buffer of per_read) until the server
     closes the connection or give_up seconds pass: the bytes read, and which of the two ended it."""
@@ -150,7 +144,7 @@ def test_a_slow_reader_gets_a_large_export_whole_past_the_worker_timeout(big_db,
     """About 4 s to read 12 MB (at most 3 MB/s), under a 2 s worker timeout: a sync worker was killed, the export cut."""
     with gunicorn(big_db, tmp_path / "gunicorn.log", extra=["--timeout", "2"]) as server:
         data, how = slow_read(server.port, "/api/v1/initiatives.csv", 65536, 0.02, give_up=60)
-    status, headers, body = head_and_body(data)
+    status, headers, body = servers.parse_response(data)
     assert (status, how, headers.get("content-length")) == (200, "closed", str(len(body)))
     assert len(list(csv.DictReader(io.StringIO(body.decode())))) == BIG
 
@@ -198,23 +192,13 @@ def test_an_export_read_too_slowly_is_cut_short_of_its_length(big_db, tmp_path):
         data, how = slow_read(server.port, "/api/v1/initiatives.csv", 16384, 0.016, give_up=20)
         took = time.monotonic() - t0
         after = servers.http_get(server.port, "/api/v1", timeout=5)[0]
-    status, headers, body = head_and_body(data)
+    status, headers, body = servers.parse_response(data)
     assert (status, how, after) == (200, "closed", 200)
     assert len(body) < int(headers["content-length"]), "the client can tell it did not get it all"
     assert took < 15
 
 
 # ---------------------------------------------------------------- requests without Host
-
-def raw(port: int, request: bytes) -> tuple[int, dict, bytes]:
-    """Send request as it is on a connection of its own, read until the server closes it."""
-    with socket.create_connection((servers.LOOPBACK, port), timeout=10) as s:
-        s.sendall(request)
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-    return head_and_body(data)
-
 
 NO_HOST = [
     ("HTTP/1.1 without Host is a 400 (RFC 9112)", {}, b"GET /api/v1/initiatives?limit=1 HTTP/1.1\r\nConnection: close\r\n\r\n",
@@ -231,7 +215,7 @@ NO_HOST = [
 @pytest.mark.parametrize("label, env, request_bytes, status, media, self_link", NO_HOST, ids=[c[0] for c in NO_HOST])
 def test_a_request_without_host(built_db, tmp_path, label, env, request_bytes, status, media, self_link):
     with gunicorn(built_db, tmp_path / "gunicorn.log", workers=1, env=env) as server:
-        got_status, headers, _ = raw(server.port, request_bytes)
+        got_status, headers, _ = servers.raw_request(server.port, request_bytes)
     link = headers.get("link", "").split(", ")[0] or None
     assert (got_status, headers["content-type"].split(";")[0], link) == (status, media, self_link)
 

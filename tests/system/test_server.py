@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -13,22 +12,15 @@ import yaml
 from openapi_schema_validator import OAS30Validator
 
 from api.web import gunicorn_patches as serving
+from harness import servers
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
 
 
 def raw_request(base: str, request: bytes) -> tuple[int, dict, bytes]:
-    host, port = urlsplit(base).hostname, urlsplit(base).port
-    with socket.create_connection((host, port), timeout=10) as s:
-        s.sendall(request)
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
-    return int(lines[0].split()[1]), headers, body
+    parts = urlsplit(base)
+    return servers.raw_request(parts.port, request, host=parts.hostname)
 
 
 # (label, raw request, status, problem type)
