@@ -254,7 +254,7 @@ PUBLIC_TABLES = {t.table: t for t in [
                 "变更记录", "What changed in each record since the previous release"),
     PublicTable("regions", ("code", "name_zh", "name_en", "level", "parent_code", "province_code", "lat", "lng",
                             "coord_source", "initiative_count", "as_of"), "code", ("code",),
-                "行政区划", "GB/T 2260 divisions with centroids"),
+                "行政区划", "GB/T 2260 divisions with a representative point each"),
     PublicTable("region_aliases", ("code", "successor_code", "name_zh", "retired", "note"), "code", ("code",),
                 "旧行政区划代码", "Retired division codes and their successors"),
     PublicTable("kinds", ("id", "name_zh", "name_en", "definition_zh", "definition_en", "initiative_count"), "ord", ("id",),
