@@ -37,7 +37,10 @@ def post_worker_init(worker):
     no request pays for it and none of it runs inside a request's time limit."""
     from api.web.db import DatasetUnavailable
 
+    database = getattr(worker.wsgi, "extensions", {}).get("socialwork_db")
+    if database is None:  # another app under this configuration (bench/: the floor and the ceiling)
+        return
     try:
-        worker.log.info(worker.wsgi.extensions["socialwork_db"].prepare()[1])
+        worker.log.info(database.prepare()[1])
     except DatasetUnavailable as exc:
         worker.log.warning("dataset not prepared at start: %s", exc)

@@ -7,12 +7,12 @@ of the API's responses, so the ceiling moves the same bytes with no framework, n
 import json
 import os
 
-_SPEC = json.loads(os.environ.get("BENCH_BARE_SPEC", '{"/": [200, 2, "application/json"]}'))
+SPEC = json.loads(os.environ.get("BENCH_BARE_SPEC", '{"/": [200, 2, "application/json"]}'))  # bench/flask_floor.py too
 _REASONS = {200: "200 OK", 304: "304 Not Modified"}
 _RESPONSES = {
     path: (_REASONS[status], [("Content-Type", ctype)] + ([("Content-Length", str(size))] if status != 304 else []),
            [b"x" * size] if status != 304 else [])
-    for path, (status, size, ctype) in _SPEC.items()
+    for path, (status, size, ctype) in SPEC.items()
 }
 _NOT_FOUND = ("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "9")], [b"not found"])
 

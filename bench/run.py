@@ -1,4 +1,4 @@
-"""The benchmark: this API, Datasette and a bare WSGI ceiling, one process each, driven in alternating rounds.
+"""The benchmark: this API, Datasette, a minimal Flask floor and a bare WSGI ceiling, one process each, in alternating rounds.
 
     .venv/bin/python -m bench.run [--seconds 3] [--rounds 3] [--connections 8] [--db var/socialwork.db]
                                   [--load auto|wrk|python] [--check-load] [--cases hot,distinct,record,csv,revalidate]
@@ -6,9 +6,10 @@
 
 Starts on 127.0.0.1 (A) the API under gunicorn, one sync worker, (B) Datasette serving the same file
 read-only (installed into .venv-bench from requirements-bench.txt when missing), (C) bench/bare_wsgi.py
-under the same gunicorn answering each case with a constant body of the API's size. Runs every case
-against A, B, C in turn, round after round, so drift hits all three alike; prints requests/s and
-p50/p99 per case and target, the ratios API/ceiling and API/Datasette, and writes bench/out/results.json
+under the same gunicorn answering each case with a constant body of the API's size, and (F) bench/flask_floor.py,
+the same bodies through Flask's request cycle (a route, a view, a Response): the floor any Flask app stands on.
+Runs every case against A, B, F, C in turn, round after round, so drift hits all alike; prints requests/s and
+p50/p99 per case and target, the ratios API/floor, API/ceiling and API/Datasette, and writes bench/out/results.json
 and bench/out/results.md. Exits 2 if the API answered anything but the expected status. Stops every
 process it started, also on Ctrl-C.
 
@@ -41,11 +42,12 @@ from harness.servers import http_get
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 
-TARGETS = {  # case -> (min API/ceiling, min API/Datasette), from issue 5
+TARGETS = {  # case -> (min API/ceiling, min API/Datasette)
     "hot": (0.8, 10.0),
     "distinct": (0.35, 5.0),
     "revalidate": (0.85, None),
 }
+FLOOR_TARGETS = {"hot": 0.9, "record": 0.9, "distinct": 0.5}  # case -> min API/floor (the Flask floor)
 ALL_CASES = ["hot", "distinct", "record", "csv", "revalidate"]
 
 
@@ -107,20 +109,22 @@ def fmt_row(cells, widths):
 
 
 def tables(results: dict) -> tuple[str, str]:
-    head = ["case", "API req/s", "p50 ms", "p99 ms", "Datasette req/s", "p50 ms", "p99 ms",
-            "ceiling req/s", "p50 ms", "p99 ms", "API/ceiling", "API/Datasette"]
+    head = ["case", "API req/s", "p50 ms", "p99 ms", "Datasette req/s", "p50 ms", "p99 ms", "Flask floor req/s",
+            "ceiling req/s", "p50 ms", "p99 ms", "API/floor", "floor/ceiling", "API/ceiling", "API/Datasette"]
     with_baseline = any("baseline" in c for c in results["cases"].values())
     if with_baseline:
         head += ["baseline req/s", "API/baseline"]
     rows = []
     for name, c in results["cases"].items():
-        a, d, b = c.get("api", {}), c.get("datasette", {}), c.get("ceiling", {})
+        a, d, b, f = c.get("api", {}), c.get("datasette", {}), c.get("ceiling", {}), c.get("floor", {})
 
         def cell(x, k):
             return f"{x[k]:,.1f}" if k == "rps" and x else (f"{x[k]:.2f}" if x else "n/a")
         r = c.get("ratios", {})
         rows.append([name, cell(a, "rps"), cell(a, "p50_ms"), cell(a, "p99_ms"), cell(d, "rps"), cell(d, "p50_ms"),
-                     cell(d, "p99_ms"), cell(b, "rps"), cell(b, "p50_ms"), cell(b, "p99_ms"),
+                     cell(d, "p99_ms"), cell(f, "rps"), cell(b, "rps"), cell(b, "p50_ms"), cell(b, "p99_ms"),
+                     f"{r['api_floor']:.2f}" if r.get("api_floor") is not None else "n/a",
+                     f"{r['floor_ceiling']:.2f}" if r.get("floor_ceiling") is not None else "n/a",
                      f"{r['api_ceiling']:.2f}" if r.get("api_ceiling") is not None else "n/a",
                      f"{r['api_datasette']:.1f}x" if r.get("api_datasette") is not None else "n/a"])
         if with_baseline:
@@ -150,14 +154,14 @@ def write_reports(out: Path, results: dict):
 - command: `{m['command']}`
 - code: commit {m['code']['commit']}{(' + uncommitted changes in ' + ', '.join(m['code']['api_uncommitted'])) if m['code']['api_uncommitted'] else ''}
 - database: {m['db']} (version {m['db_version']}, {m['initiatives']:,} initiatives)
-- load: {m['load']}, {m['connections']} connections, {m['rounds']} rounds x {m['seconds']} s per case and target, alternating API, Datasette, ceiling
-- one process each: gunicorn `-w 1 {m['gunicorn_args']}` (sync unless -k says otherwise; the repository's gunicorn.conf.py applies to the API and the ceiling alike), Datasette `serve --immutable` with settings {m['datasette_settings']}
+- load: {m['load']}, {m['connections']} connections, {m['rounds']} rounds x {m['seconds']} s per case and target, alternating API, Datasette, Flask floor, ceiling
+- one process each: gunicorn `-w 1 {m['gunicorn_args']}` (sync unless -k says otherwise; the repository's gunicorn.conf.py applies to the API, the floor and the ceiling alike), Datasette `serve --immutable` with settings {m['datasette_settings']}
 - figures: the median of the rounds; ratios are of requests/s, paired by round (API vs the run seconds after it), median of the rounds
 - load average before / after (other work on the machine shows here): {m['loadavg_before']} / {m.get('loadavg_after')}
 
 {table}
 
-Targets (issue 5):
+Targets:
 
 {targets}
 
@@ -260,7 +264,7 @@ def main(argv=None):
         started.append(api)
         ds = servers.datasette(db, servers.free_port(), logs / "datasette.log", ds_settings)
         started.append(ds)
-        targets = ("api", "datasette", "ceiling")
+        targets = ("api", "datasette", "floor", "ceiling")
         base = None
         if a.baseline:
             base_db = (a.baseline_db or source_db).resolve()
@@ -269,7 +273,7 @@ def main(argv=None):
                                   base_port, logs / "baseline.log", {**os.environ, "SOCIALWORK_DB": str(base_db)},
                                   cwd=a.baseline.resolve())
             started.append(base)
-            targets = ("api", "baseline", "datasette", "ceiling")
+            targets = ("api", "baseline", "datasette", "floor", "ceiling")
             results["meta"]["baseline"] = {"dir": str(a.baseline.resolve()), "db": str(base_db)}
         api.wait_ready("/api/v1")
         ds.wait_ready(f"/{ds_name}.json", timeout=300)
@@ -327,9 +331,14 @@ def main(argv=None):
         bare = servers.gunicorn("ceiling", "bench.bare_wsgi:app", servers.free_port(),
                                 {"BENCH_BARE_SPEC": json.dumps(spec)}, logs / "ceiling.log", extra)
         started.append(bare)
+        floor = servers.gunicorn("floor", "bench.flask_floor:app", servers.free_port(),
+                                 {"BENCH_BARE_SPEC": json.dumps(spec)}, logs / "floor.log", extra)
+        started.append(floor)
         bare.wait_ready(f"/{cases[0].name}")
+        floor.wait_ready(f"/{cases[0].name}")
         print(f"servers ready, sizes measured ({time.monotonic() - t_begin:.0f} s)", file=sys.stderr, flush=True)
-        port = {"api": api.port, "datasette": ds.port, "ceiling": bare.port, **({"baseline": base.port} if base else {})}
+        port = {"api": api.port, "datasette": ds.port, "floor": floor.port, "ceiling": bare.port,
+                **({"baseline": base.port} if base else {})}
 
         if a.check_load and load.have_wrk():
             print("load generator check against the ceiling ...", file=sys.stderr, flush=True)
@@ -351,7 +360,8 @@ def main(argv=None):
                 if target == "datasette" and not c.datasette:
                     continue
                 api_paths = mix.sample if c.name == "distinct" else c.api
-                paths = {"api": api_paths, "baseline": api_paths, "datasette": None, "ceiling": [f"/{c.name}"]}[target]
+                paths = {"api": api_paths, "baseline": api_paths, "datasette": None, "floor": [f"/{c.name}"],
+                         "ceiling": [f"/{c.name}"]}[target]
                 if target == "datasette":
                     paths = [x for x in c.datasette[:200] if isinstance(x, str)] if c.name == "distinct" else c.datasette
                 load.run_python("127.0.0.1", port[target], paths, 5, 2, c.headers if target in ("api", "baseline") else {},
@@ -371,7 +381,7 @@ def main(argv=None):
                         raise StopIteration
                     start = offsets.get((c.name, target), 0)
                     headers = c.headers if target != "datasette" else {}
-                    if target == "ceiling":
+                    if target in ("ceiling", "floor"):
                         paths = [f"/{c.name}"]
                     elif target == "datasette" and c.name == "distinct":
                         prev = [r["requests"] for r in results["runs"] if r["case"] == "distinct" and r["target"] == "datasette"]
@@ -417,30 +427,29 @@ def main(argv=None):
     for c in cases:
         entry = {"title": c.title, "size": c.size, "note": c.note, "api_url": c.api[0] if c.name != "distinct" else None,
                  "datasette_url": c.datasette[0] if c.datasette and c.name != "distinct" else None}
-        for target in ("api", "baseline", "datasette", "ceiling"):
+        for target in ("api", "baseline", "datasette", "floor", "ceiling"):
             runs = [r for r in results["runs"] if r["case"] == c.name and r["target"] == target]
             if runs:
                 entry[target] = summarise(runs)
         # Ratios are paired by round (A and its ceiling or Datasette ran seconds apart), then the median is taken.
-        def paired(other):
+        def paired(other, of="api"):
             per_round = {r["round"]: r["rps"] for r in results["runs"] if r["case"] == c.name and r["target"] == other}
             ratios = [r["rps"] / per_round[r["round"]] for r in results["runs"]
-                      if r["case"] == c.name and r["target"] == "api" and per_round.get(r["round"])]
+                      if r["case"] == c.name and r["target"] == of and per_round.get(r["round"])]
             return round(statistics.median(ratios), 3) if ratios else None
-        entry["ratios"] = {"api_ceiling": paired("ceiling"), "api_datasette": paired("datasette")}
+        entry["ratios"] = {"api_floor": paired("floor"), "floor_ceiling": paired("ceiling", of="floor"),
+                           "api_ceiling": paired("ceiling"), "api_datasette": paired("datasette")}
         if a.baseline:
             entry["ratios"]["api_baseline"] = paired("baseline")
-            per_round = {r["round"]: r["rps"] for r in results["runs"] if r["case"] == c.name and r["target"] == "ceiling"}
-            ratios = [r["rps"] / per_round[r["round"]] for r in results["runs"]
-                      if r["case"] == c.name and r["target"] == "baseline" and per_round.get(r["round"])]
-            entry["ratios"]["baseline_ceiling"] = round(statistics.median(ratios), 3) if ratios else None
+            entry["ratios"]["baseline_ceiling"] = paired("ceiling", of="baseline")
         results["cases"][c.name] = entry
+        goals = [("Flask floor", "api_floor", FLOOR_TARGETS[c.name])] if c.name in FLOOR_TARGETS else []
         if c.name in TARGETS:
-            for against, key, target in (("ceiling", "api_ceiling", TARGETS[c.name][0]),
-                                         ("Datasette", "api_datasette", TARGETS[c.name][1])):
-                if target is not None and entry["ratios"][key] is not None:
-                    results["targets"].append({"case": c.name, "against": against, "target": target,
-                                               "measured": entry["ratios"][key], "pass": entry["ratios"][key] >= target})
+            goals += [("ceiling", "api_ceiling", TARGETS[c.name][0]), ("Datasette", "api_datasette", TARGETS[c.name][1])]
+        for against, key, target in goals:
+            if target is not None and entry["ratios"][key] is not None:
+                results["targets"].append({"case": c.name, "against": against, "target": target,
+                                           "measured": entry["ratios"][key], "pass": entry["ratios"][key] >= target})
     results["problems"] = problems
     results["meta"]["wall_seconds"] = round(time.monotonic() - t_begin, 1)
     results["meta"]["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
