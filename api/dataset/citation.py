@@ -1,5 +1,5 @@
 """How the dataset and its records are cited: the version a citation names, who made the dataset, a record's citation
-(text, CSL-JSON, BibTeX) and a quote's, in Chinese and in English. Pure: the pages (api/site) and the MCP server
+(text, CSL-JSON, BibTeX, GB/T 7714, RIS) and a quote's, in Chinese and in English. Pure: the pages (api/site) and the MCP server
 (api/agents) cite alike."""
 from __future__ import annotations
 
@@ -69,19 +69,32 @@ def citation(record: dict, url: str, version: str, release: str | None, authors:
         "  note = {CC BY 4.0}",
         "}",
     ])
-    return {"text": text, "csl": json.dumps(csl, ensure_ascii=False, indent=2), "bibtex": bibtex, "version": label}
+    # GB/T 7714-2015, an online dataset ([DS/OL]): (issued date)[date cited], which the one citing fills in.
+    gbt = (f"{', '.join(authors) + '. ' if authors else ''}{record['name_zh']}[DS/OL]//{TITLE_ZH}. 版本 {label}. "
+           f"{'(' + issued + ')' if issued else ''}[引用日期]. {url}.")
+    ris = "\n".join([
+        "TY  - DATA", *(f"AU  - {a}" for a in authors), f"TI  - {record['name_zh']} ({record['name_en']})",
+        f"T2  - {TITLE_ZH} / {TITLE_EN}", f"ET  - {label}",
+        *([f"PY  - {issued[:4]}", f"DA  - {issued.replace('-', '/')}"] if issued else []),
+        f"UR  - {url}", "LA  - zh-Hans", "N1  - CC BY 4.0", "ER  - ",
+    ])
+    return {"text": text, "csl": json.dumps(csl, ensure_ascii=False, indent=2), "bibtex": bibtex, "gbt7714": gbt,
+            "ris": ris, "version": label}
 
 
-
-def quote_citation(quote: dict, source: dict, record_url: str, version: str, release: str | None) -> dict:
+def quote_citation(quote: dict, source: dict, record_url: str, version: str, release: str | None,
+                   paragraph: int | None = None) -> dict:
     """One quote cited in Chinese and in English: the source (publisher, title, date), the quote verbatim with its
-    [start, end) offsets in code points, and the dataset record and version it was read through."""
+    [start, end) offsets in code points (and its paragraph, when given), and the dataset record and version it was
+    read through."""
     label = version_label(version, release)
     span = f"[{quote['start']}, {quote['end']})"
-    zh = (f"{source['publisher_zh']}：《{source['title_zh']}》，{source['published']}。"
+    zh = (f"{source['publisher_zh']}：《{source['title_zh']}》，{source['published']}"
+          f"{f'，第 {paragraph} 段' if paragraph else ''}。"
           f"引文：“{quote['quote']}”（原文字符位置 {span}）。"
           f"转引自：{TITLE_ZH}，版本 {label}，{record_url}")
-    en = (f"{source['publisher_en']}, \"{source['title_zh']}\" ({source['title_en']}), {source['published']}. "
+    en = (f"{source['publisher_en']}, \"{source['title_zh']}\" ({source['title_en']}), {source['published']}"
+          f"{f', paragraph {paragraph}' if paragraph else ''}. "
           f"Quoted: “{quote['quote']}” (characters {span} of the article). "
           f"Via: {TITLE_EN}, version {label}, {record_url}")
     return {"zh": zh, "en": en}

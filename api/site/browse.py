@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import redirect, render_template, request
 
 from .. import query
-from ..dataset.citation import citation, release_published
+from ..dataset.citation import citation, quote_citation, release_published
 from ..web import cursors, shapes, urls
 from ..web.args import InitiativeListArgs, parse
 from ..web.db import get_db
@@ -86,11 +86,19 @@ def initiative_page(initiative_id: str):
     record = shapes.initiative_record(conn, row)
     ctx = common(conn)
     page_url = urls.absolute(f"/initiatives/{row['id']}")
-    html = render_template("initiative.html", **ctx, **labels(conn), record=record, page_url=page_url,
-                           contexts=evidence_in_context(conn, record),
+    contexts = evidence_in_context(conn, record)
+    html = render_template("initiative.html", **ctx, **labels(conn), record=record, page_url=page_url, contexts=contexts,
                            cite=citation(record, page_url, ctx["version"], ctx["release"], ctx["creators"],
-                                         release_published(ctx["meta"])))
+                                         release_published(ctx["meta"])),
+                           quote_cites=quote_cites(record, contexts, page_url, ctx))
     return page_response(html)
+
+
+def quote_cites(record: dict, contexts: list[dict], page_url: str, ctx: dict) -> dict[int, dict]:
+    """Each quote's own citation (its paragraph, the quote, the record it was read through), by its number."""
+    return {i: quote_citation(record["evidence"][i - 1], block["source"], page_url, ctx["version"], ctx["release"],
+                              block["paragraph"].number)
+            for block in contexts for i in block["quotes"]}
 
 
 HTML_ALTERNATES["initiatives.get_initiative"] = lambda values: f"/initiatives/{values['initiative_id']}"

@@ -155,7 +155,8 @@ def common(conn, meta=None) -> dict:
     f = facts(conn)
     return {"title_zh": TITLE_ZH, "title_en": TITLE_EN, "version": get_snapshot().version,
             "release": f["release"], "meta": f["meta"], "creators": f["creators"], "licence": LICENCE, "sources": f["sources"],
-            "canonical": urls.self_link(), "ignored_hints": ignored_hints(), "report_href": report_href()}
+            "canonical": urls.self_link(), "ignored_hints": ignored_hints(), "report_href": report_href(),
+            "share_image": urls.absolute("/static/share.png")}
 
 
 def report_href() -> str:

@@ -430,7 +430,8 @@ def test_the_tile_layout_is_ours_under_cc_by_and_covers_the_gazetteer(client):
 def landing_jsonld(client) -> dict:
     page = doc(client, "/")
     blocks = [s for s in page.scripts if s["attrs"].get("type") == "application/ld+json"]
-    assert len(blocks) == 1 and len(page.scripts) == 1, "one data block and no script"
+    assert len(blocks) == 1 and [s["attrs"] for s in page.scripts if s not in blocks] == [{"src": "/static/share.js", "defer": None}], \
+        "one data block and one static script (the copy buttons: tests/site/test_sharing.py)"
     return json.loads(blocks[0]["text"])
 
 
@@ -537,7 +538,9 @@ def test_pages_run_no_inline_code_and_say_which_language_is_which(client, url):
     body = resp.get_data(as_text=True)
     csp = resp.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
-    assert re.findall(r"<script(?![^>]*application/ld\+json)[^>]*>", body) == []
+    # one script, static and deferred (the copy buttons; every page works without it): no inline code
+    assert re.findall(r"<script(?![^>]*application/ld\+json)[^>]*>", body) == ['<script src="/static/share.js" defer>']
+    assert re.findall(r"<script(?![^>]*application/ld\+json)[^>]*>[^<]", body) == []
     assert re.findall(r"\son[a-z]+\s*=", body) == [], "an inline event handler"
     assert re.findall(r"\sstyle\s*=|<style", body) == []
     assert body.startswith('<!DOCTYPE html>\n<html lang="zh-Hans">')

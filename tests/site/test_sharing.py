@@ -166,3 +166,71 @@ def test_the_pages_have_print_styles(client):
     css = get(client, "/static/pages.css").get_data(as_text=True)
     printed = css[css.index("@media print"):]
     assert ".masthead nav" in printed and 'content: " <" attr(href) ">"' in printed
+
+
+# --- sharing and citation -----------------------------------------------------------------------
+
+def meta(body: str) -> dict[str, str]:
+    return {m[0] or m[1]: html.unescape(m[2]) for m in
+            re.findall(r'<meta (?:property="([a-z:_]+)"|name="(twitter:[a-z]+)") content="([^"]*)">', body)}
+
+
+def test_a_list_view_has_its_own_title_and_descriptions_in_both_languages(client):
+    body = get(client, "/initiatives?region=北京&include_national=true&kind=law&utm_source=x").get_data(as_text=True)
+    title = "北京市（含全国性） · 法律 · 浏览举措 Browse initiatives · 中国社会工作举措开放数据(2025)"
+    assert re.findall(r"<title>(.*?)</title>", body) == [title]
+    tags = meta(body)
+    assert (tags["og:title"], tags["twitter:title"], tags["og:type"], tags["twitter:card"]) == (title, title, "website", "summary")
+    assert tags["og:url"] == BASE + "/initiatives?region=%E5%8C%97%E4%BA%AC&include_national=true&kind=law"
+    assert tags["og:description"] == ("共 2 项举措（北京市）。中国社会工作举措开放数据(2025)的可筛选列表。 "
+                                      "2 initiatives in Beijing. The filterable list of China social-work initiatives, open data (2025).")
+    assert (tags["og:locale"], tags["og:locale:alternate"], tags["og:image"]) == ("zh_CN", "en_US", BASE + "/static/share.png")
+    assert re.findall(r'<meta name="description" lang="zh-Hans" content="([^"]*)">', body) == [
+        "共 2 项举措（北京市）。中国社会工作举措开放数据(2025)的可筛选列表。"]
+    assert get(client, "/static/share.png").mimetype == "image/png"
+
+
+def test_a_record_is_shared_as_an_article_with_its_summaries(client):
+    page = doc(client, f"/initiatives/{HOTLINE}")
+    body = get(client, f"/initiatives/{HOTLINE}").get_data(as_text=True)
+    record = client.get(f"/api/v1/initiatives/{HOTLINE}").get_json()
+    tags = meta(body)
+    assert tags["og:type"] == "article"
+    assert tags["og:description"] == record["summary_zh"] + " " + record["summary_en"]
+    assert page.ids["share-url"]["href"] == BASE + f"/initiatives/{HOTLINE}"
+    assert "hidden" in page.ids["copy-status"] or page.ids["copy-status"]["role"] == "status"
+
+
+def test_copy_buttons_are_hidden_until_the_script_shows_them_and_no_script_is_inline(client):
+    body = get(client, f"/initiatives/{HOTLINE}").get_data(as_text=True)
+    buttons = re.findall(r'<button type="button" class="copy" data-copy="([a-z0-9-]+)" hidden>', body)
+    assert buttons[-1] == "share-url" and {"cite-text", "cite-csl", "cite-bibtex", "cite-gbt", "cite-ris"} <= set(buttons)
+    assert re.findall(r"<script\b[^>]*>", body) == ['<script src="/static/share.js" defer>']
+    assert get(client, "/static/share.js").mimetype == "text/javascript"
+
+
+def test_the_record_offers_gbt_7714_and_ris_with_its_issued_date(client):
+    page = doc(client, f"/initiatives/{HOTLINE}")
+    root = client.get("/api/v1").get_json()
+    version = f"{root['release']['version']} (build {root['version']})"
+    issued = root["release"]["published"]
+    name_en = client.get(f"/api/v1/initiatives/{HOTLINE}").get_json()["name_en"]
+    url = BASE + f"/initiatives/{HOTLINE}"
+    assert page.texts["cite-gbt"] == (f"socialwork-opendata maintainers. 12345热线接诉即办[DS/OL]//中国社会工作举措开放数据(2025). "
+                                      f"版本 {version}. ({issued})[引用日期]. {url}.")
+    ris = page.texts["cite-ris"].split("\n")
+    assert ris[0] == "TY  - DATA" and ris[-1] == "ER  - "
+    assert [line for line in ris if line[:2] in ("TI", "ET", "PY", "DA", "UR")] == [
+        f"TI  - 12345热线接诉即办 ({name_en})", f"ET  - {version}",
+        f"PY  - {issued[:4]}", f"DA  - {issued.replace('-', '/')}", f"UR  - {url}"]
+
+
+def test_each_quote_has_its_own_citation_naming_its_paragraph(client):
+    page = doc(client, f"/initiatives/{HOTLINE}")
+    record = client.get(f"/api/v1/initiatives/{HOTLINE}").get_json()
+    first = record["evidence"][0]
+    zh, en = page.texts["cite-quote-1-zh"], " ".join(page.texts["cite-quote-1-en"].split())
+    assert zh.startswith("新华社：《凝心聚力推动社会工作高质量发展——我国社会工作取得新成效、开创新局面》，2026-01-25，第 27 段。")
+    assert f"引文：“{first['quote']}”（原文字符位置 [{first['start']}, {first['end']})）" in zh
+    assert en.startswith("Xinhua News Agency, ") and ", 2026-01-25, paragraph 27. Quoted: “" in en
+    assert zh.endswith(BASE + f"/initiatives/{HOTLINE}") and en.endswith(BASE + f"/initiatives/{HOTLINE}")

@@ -48,8 +48,10 @@ class Walk:
             self.page.click(selector)
 
     def overflow(self) -> int:
-        """How far the page scrolls sideways, in CSS pixels."""
-        return self.page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        """How far the page is wider than the screen, in CSS pixels: it scrolls sideways, or (on a phone) the layout
+        viewport grows to hold it and the page is shown zoomed out."""
+        return self.page.evaluate("""w => Math.max(document.documentElement.scrollWidth - document.documentElement.clientWidth,
+            window.innerWidth - w)""", SIZES[self.size][0])
 
     def done(self, task: str, report: dict) -> None:
         screenshot(self.page, f"phone-{task}-{self.size}.png")
@@ -310,3 +312,32 @@ def test_a_printed_record_has_no_navigation_and_shows_its_links(browser, server,
     assert after.startswith('" <') and "/api/v1/initiatives/beijing-12345-hotline" in after
     walk.page.pdf(path=str(ROOT / "test-artifacts" / "record-print.pdf"))
     walk.done("print", tasks_report)
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_share_a_record_and_cite_one_quote(browser, server, tasks_report, size):
+    """Open a record, copy its link (the clipboard holds the canonical address), open a quote's citation and copy it."""
+    walk = Walk(browser, size)
+    walk.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
+    walk.goto(server + f"/initiatives/beijing-12345-hotline?{WECHAT}")
+    page = walk.page
+    walk.steps += 1
+    page.click("#share button.copy")
+    page.wait_for_function("document.getElementById('copy-status').textContent.length > 0")
+    assert page.evaluate("navigator.clipboard.readText()") == server + "/initiatives/beijing-12345-hotline"
+    assert page.inner_text("#copy-status") == "已复制 Copied"
+    walk.steps += 2
+    page.click("#quote-1 > summary")
+    page.click('#quote-1 button[data-copy="cite-quote-1-zh"]')
+    page.wait_for_function("navigator.clipboard.readText().then(t => t.startsWith('新华社'))")
+    assert "第 27 段" in page.evaluate("navigator.clipboard.readText()")
+    assert walk.overflow() == 0
+    walk.done("share-cite", tasks_report)
+
+
+def test_without_javascript_the_copy_buttons_stay_hidden_and_the_link_is_there(browser, server):
+    walk = Walk(browser, "phone", js=False)
+    walk.goto(server + "/initiatives/beijing-12345-hotline")
+    assert walk.page.locator("button.copy").count() > 5 and walk.page.locator("button.copy:visible").count() == 0
+    assert walk.page.inner_text("#share-url") == server + "/initiatives/beijing-12345-hotline"
+    walk.context.close()
