@@ -61,8 +61,8 @@ def charts(facets: dict) -> list[dict]:
         bar["count"] += r["count"]
         bar["segments"].append({"basis": r["year_basis"], "count": r["count"]})
     for bar in years.values():
-        # The article's own dates first, then the years inferred from the report.
-        bar["segments"].sort(key=lambda seg: seg["basis"] != "stated")
+        # The years of the acts first (the article's, then cited ones), then the year the article reports on.
+        bar["segments"].sort(key=lambda seg: {"stated": 0, "cited": 1, "reported": 2}.get(seg["basis"], 3))
     kinds = [{"label_zh": r["name_zh"], "label_en": r["name_en"], "code": r["id"], "count": r["count"],
               "href": f"/initiatives?kind={r['id']}"} for r in facets["kind"]]
     return [
