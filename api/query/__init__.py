@@ -3,7 +3,7 @@
 (lookups). The web app imports this package only; values are always bound, identifiers come from whitelists."""
 from .fragments import Cond, Filter
 from .keyset import COUNT_CAP, INITIATIVE_SORTS, METRIC_SORTS, REGION_SORTS, Page, key_length, walk
-from .lists import RegionFilter, facets, list_initiatives, list_metrics, list_regions, planned_page
+from .lists import RegionFilter, facets, list_initiatives, list_metrics, list_regions, planned_page, scope_counts
 from .lookups import (
                       changelog,
                       changelog_size,
@@ -38,7 +38,7 @@ from .lookups import (
 
 __all__ = [
     "Cond", "Filter", "COUNT_CAP", "INITIATIVE_SORTS", "METRIC_SORTS", "REGION_SORTS", "Page", "key_length", "walk",
-    "RegionFilter", "facets", "list_initiatives", "list_metrics", "list_regions", "planned_page",
+    "RegionFilter", "facets", "list_initiatives", "list_metrics", "list_regions", "planned_page", "scope_counts",
     "changelog", "changelog_size", "counts", "evidence_in_source", "evidence_of", "initiative_by_id", "initiative_ids",
     "kinds", "last_initiative_n", "loads_json", "meta", "metrics_of", "provinces", "redirected_id", "region",
     "region_alias", "region_chain", "region_children", "region_name_index", "region_or_successor", "region_suggestions",

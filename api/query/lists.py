@@ -99,6 +99,17 @@ def list_metrics(conn, f: Filter, sort, limit, after=None, backwards=False, coun
 
 # ---------------------------------------------------------------- facets and vocabularies
 
+def scope_counts(conn, f: Filter) -> list:
+    """How many initiatives f selects of each scope (national, local): the facets' scope rows, alone."""
+    conds = initiative_conditions(f)
+    return _scope_rows(conn, where(conds), merge(conds))
+
+
+def _scope_rows(conn, w: str, params: dict) -> list:
+    return conn.execute(f"SELECT i.scope AS id, count(*) AS count FROM initiatives i{w} GROUP BY i.scope ORDER BY i.scope",
+                        params).fetchall()
+
+
 def facets(conn, f: Filter) -> dict[str, list]:
     conds = initiative_conditions(f)
     w, params = where(conds), merge(conds)
@@ -118,8 +129,7 @@ def facets(conn, f: Filter) -> dict[str, list]:
         "theme": conn.execute(
             f"SELECT t.id, t.name_zh, t.name_en, count(*) AS count FROM initiatives i JOIN themes t ON t.id = i.theme{w} "
             "GROUP BY t.id ORDER BY t.\"order\"", params).fetchall(),
-        "scope": conn.execute(
-            f"SELECT i.scope AS id, count(*) AS count FROM initiatives i{w} GROUP BY i.scope ORDER BY i.scope", params).fetchall(),
+        "scope": _scope_rows(conn, w, params),
     }
     out["total"] = conn.execute(f"SELECT count(*) FROM initiatives i{w}", params).fetchone()[0]
     return out

@@ -47,8 +47,8 @@ def initiative_list():
         context["problem"] = problem_view(problem)
         return page_response(render_template("initiatives.html", **context), status=problem.status)
     national = 0
-    if criteria.include_national:  # how many of the selection apply everywhere: the facets' scope count
-        national = next((r["count"] for r in query.facets(conn, criteria)["scope"] if r["id"] == "national"), 0)
+    if criteria.include_national:  # how many of the selection apply everywhere
+        national = next((r["count"] for r in query.scope_counts(conn, criteria) if r["id"] == "national"), 0)
     context.update(items=INITIATIVES.items(conn, page.rows, criteria), page=page, links=links, national_included=national,
                    regions=query.regions_by_codes(conn, criteria.regions) if criteria.regions else [])
     return page_response(render_template("initiatives.html", **context))

@@ -45,9 +45,9 @@ def drop_unknown_params() -> None:
     if request.blueprint != "site" and request.endpoint not in HTML_ENDPOINTS:
         return
     allowed = set(allowed_params(PAGE_ARGS.get(request.endpoint, NO_ARGS)))
-    parts = [p for p in request.query_string.split(b"&") if p]
-    kept = [p for p in parts if _param_name(p) in allowed]
-    g.ignored = [_param_name(p) for p in parts if _param_name(p) not in allowed]
+    parts = [(p, _param_name(p)) for p in request.query_string.split(b"&") if p]
+    kept = [p for p, name in parts if name in allowed]
+    g.ignored = [name for _, name in parts if name not in allowed]
     if len(kept) != len(parts):
         request.query_string = b"&".join(kept)
         request.environ["QUERY_STRING"] = request.query_string.decode("latin-1")
@@ -247,14 +247,14 @@ class ReportArgs(RootArgs):
     page = fields.String(validate=_site_path)  # the page the report is about
 
 
-PAGE_ARGS["site.report"] = ReportArgs()
+REPORT_ARGS = PAGE_ARGS["site.report"] = ReportArgs()
 
 
 @site.get("/report")
 def report():
     """How to report a problem with a page or a record: what to send, and where (SOCIALWORK_REPORT_URL, when the
     deployment names one), with the page's address filled in."""
-    args = parse(ReportArgs(), request.args)
+    args = parse(REPORT_ARGS, request.args)
     conn = get_db()
     page = args.get("page", "/")
     about = urls.absolute(page)
