@@ -63,11 +63,11 @@ class RecordChecker:
             return {format(parse_figure(m["figure_text"])[0].normalize(), "f") for m in rec["metrics"] if _FIGURE.match(m["figure_text"])}
         numbers = quoted_numbers(quotes)   # once for the record, not once for each text
         terms = [g for g in self.glossary if g["zh"] in quotes or g["zh"] in rec["name_zh"]]
-        for fld in ("summary_zh", "summary_en"):
-            text = rec[fld] if fld == "summary_zh" else _without_titles(rec[fld], terms)
+        untitled = {en: _without_titles(rec[en], terms) for en in ("name_en", "summary_en")}   # once for both checks
+        for fld, text in (("summary_zh", rec["summary_zh"]), ("summary_en", untitled["summary_en"])):
             for line in unquoted_claims(text, quotes, zh=fld.endswith("_zh"), figures=values, numbers=numbers):
                 out.append(f"{prefix}: {fld}: {line}")
-        out.extend(f"{prefix}: {line}" for line in glossary_faults(rec, terms))
+        out.extend(f"{prefix}: {line}" for line in glossary_faults(rec, terms, untitled))
         if "place_zh" in rec:
             out.extend(f"{prefix}: place_zh: {line}" for line in unquoted_claims(rec["place_zh"], quotes, zh=True, numbers=numbers))
         for i, org in enumerate(rec["organisations"]):
@@ -132,9 +132,10 @@ def _without_titles(text: str, terms: list[dict]) -> str:
     return text
 
 
-def glossary_faults(rec: dict, terms: list[dict]) -> list[str]:
+def glossary_faults(rec: dict, terms: list[dict], untitled: dict[str, str]) -> list[str]:
     """The English of the record against data/glossary.yaml (terms: the entries whose Chinese its quotes or its
-    name use): one English for each Chinese term, no English the glossary refuses, thousands with a separator."""
+    name use; untitled: name_en and summary_en without the official titles): one English for each Chinese term, no
+    English the glossary refuses, thousands with a separator."""
     out = []
     for zh, en in (("name_zh", "name_en"), ("summary_zh", "summary_en")):
         plain = _plain(rec[en])
@@ -146,7 +147,7 @@ def glossary_faults(rec: dict, terms: list[dict]) -> list[str]:
             for pattern in g["avoid"]:
                 if m := pattern.search(rec[en]):
                     out.append(f"{en}: “{m[0]}” for {g['zh']}: data/glossary.yaml has “{g['en']}”")
-        for n in _BARE_THOUSANDS.findall(_without_titles(rec[en], terms)):
+        for n in _BARE_THOUSANDS.findall(untitled[en]):
             if not (len(n) == 4 and 1900 <= int(n) <= 2100):   # a year is written without a separator
                 out.append(f"{en}: {n}: write thousands with a separator ({int(n):,})")
     return out
