@@ -40,7 +40,7 @@ def dataset_jsonld(conn, meta: dict, downloads) -> dict:
         "url": absolute("/"),
         "sameAs": absolute("/api/v1"),
         "version": release or version,
-        **({"datePublished": release_published(meta)} if release_published(meta) else {}),
+        **({"datePublished": issued} if (issued := release_published(meta)) else {}),
         "identifier": version,
         "license": LICENCE["url"],
         "isAccessibleForFree": True,
